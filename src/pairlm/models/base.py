@@ -1,0 +1,275 @@
+"""The contract every method keeps (`PairClassifier`) and the typed config base (`ModelConfig`).
+
+Rules (scikit-learn's, adapted):
+- constructors only store configuration; learned state appears in `fit` and ends with `_`;
+- the decision threshold is learned in `fit` on validation data (the `valid` argument, or an
+  inner stratified split of `train` when none is given), never on the data being scored;
+- a saved model is a directory: `pairlm_model.json` (family, config, threshold, version)
+  plus family-specific safetensors / JSON files. Nothing is unpickled from a user path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+import types
+import typing
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from pairlm.data.pairs import MISSING_LABEL, PairDataset
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "pairlm_model.json"
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message names the key."""
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Base of every family's config: a dataclass, validated in `__post_init__`, JSON/TOML round-trip.
+
+    Subclasses add fields with defaults and extend `validate()`.
+    """
+
+    seed: int = 0
+    valid_fraction: float = 0.1
+    """Share of `train` held out for early stopping and the threshold when `fit` gets no `valid`."""
+    threshold_metric: str = "f1"
+    """Metric the decision threshold maximises on validation data: "f1", "accuracy" or "mcc"."""
+
+    def __post_init__(self) -> None:
+        self._coerce_types()
+        self.validate()
+
+    def validate(self) -> None:
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.threshold_metric not in ("f1", "accuracy", "mcc"):
+            raise ConfigError(
+                f"threshold_metric must be 'f1', 'accuracy' or 'mcc', got {self.threshold_metric!r}"
+            )
+
+    def _coerce_types(self) -> None:
+        """Check every field against its annotation (TOML/JSON give ints for floats, lists for tuples)."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            hint = hints.get(f.name)
+            if hint is None:
+                continue
+            setattr(self, f.name, _coerce(f.name, value, hint))
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) for {cls.__name__}: {', '.join(unknown)}; "
+                f"valid keys: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> Self:
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(name, value, a)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{name}: {value!r} does not match {hint}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{name} must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list, got {type(value).__name__} {value!r}")
+        inner = args[0] if args else Any
+        items = [_coerce(name, v, inner) for v in value] if inner is not Any else list(value)
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a table/dict, got {type(value).__name__}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def check_pairs(pairs: Any, *, require_labels: bool = False, what: str = "pairs") -> PairDataset:
+    """Validate the input of `fit`/`predict_proba`: raise ValueError/TypeError naming the problem."""
+    if not isinstance(pairs, PairDataset):
+        raise TypeError(f"{what} must be a PairDataset, got {type(pairs).__name__}")
+    if len(pairs) == 0:
+        raise ValueError(f"{what} is empty")
+    if require_labels:
+        missing = int((pairs.label == MISSING_LABEL).sum())
+        if missing:
+            raise ValueError(f"{what} has {missing} unlabelled pairs; fit needs a 0/1 label on every pair")
+        if len(np.unique(pairs.label)) < 2:
+            raise ValueError(f"{what} has only one class ({int(pairs.label[0])}); fit needs both 0 and 1")
+    return pairs
+
+
+def inner_split(train: PairDataset, fraction: float, seed: int) -> tuple[PairDataset, PairDataset]:
+    """Stratified split of a training set into (fit part, validation part)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(train))
+    n_valid = max(2, round(len(train) * fraction))
+    stratify = train.label if min(np.bincount(train.label.astype(int))) >= 2 else None
+    fit_idx, val_idx = train_test_split(
+        idx, test_size=n_valid, random_state=seed, stratify=stratify
+    )
+    return train.subset(np.sort(fit_idx)), train.subset(np.sort(val_idx))
+
+
+class PairClassifier(ABC):
+    """Base class of every model family. Subclasses implement `_fit`, `predict_proba`,
+    `_save_state` and `_load_state`, and set `family` and `config_cls`."""
+
+    family: ClassVar[str]
+    config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+
+    threshold_: float
+    fit_seconds_: float
+
+    def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
+        if config is None:
+            config = self.config_cls.from_dict(overrides)
+        elif overrides:
+            config = config.replace(**overrides)
+        if not isinstance(config, self.config_cls):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.config_cls.__name__}, got {type(config).__name__}"
+            )
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # ------------------------------------------------------------------ contract
+    def fit(self, train: PairDataset, valid: PairDataset | None = None) -> Self:
+        """Train on `train`; learn the threshold on `valid` (or an inner split of `train`)."""
+        check_pairs(train, require_labels=True, what="train")
+        if valid is None:
+            train, valid = inner_split(train, self.config.valid_fraction, self.config.seed)
+        check_pairs(valid, require_labels=True, what="valid")
+        t0 = time.perf_counter()
+        self._fit(train, valid)
+        from pairlm.evaluation.thresholds import choose_threshold
+
+        self.threshold_ = choose_threshold(
+            valid.y, self.predict_proba(valid), metric=self.config.threshold_metric
+        )
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    @abstractmethod
+    def _fit(self, train: PairDataset, valid: PairDataset) -> None:
+        """Learn the model's state (everything but the threshold)."""
+
+    @abstractmethod
+    def predict_proba(self, pairs: PairDataset) -> np.ndarray:
+        """P(match) for every pair, shape (n,), values in [0, 1]."""
+
+    def predict(self, pairs: PairDataset) -> np.ndarray:
+        """0/1 decisions at the learned threshold."""
+        self._check_fitted()
+        return (self.predict_proba(pairs) >= self.threshold_).astype(np.int64)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        self._check_fitted()
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
+        from pairlm import __version__
+
+        meta = {
+            "family": self.family,
+            "config": self.config.to_dict(),
+            "threshold": float(self.threshold_),
+            "pairlm_version": __version__,
+        }
+        self._save_state(p)
+        (p / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        p = Path(path)
+        meta_file = p / MODEL_FILE
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{p} is not a saved pairlm model (no {MODEL_FILE})")
+        meta = json.loads(meta_file.read_text())
+        from pairlm.models.registry import get_family
+
+        klass = get_family(meta["family"])
+        if cls is not PairClassifier and not issubclass(klass, cls):
+            raise TypeError(f"{p} holds a {meta['family']!r} model, not a {cls.__name__}")
+        model = klass(klass.config_cls.from_dict(meta["config"]))
+        model._load_state(p)
+        model.threshold_ = float(meta["threshold"])
+        return typing.cast(Self, model)
+
+    @abstractmethod
+    def _save_state(self, path: Path) -> None: ...
+
+    @abstractmethod
+    def _load_state(self, path: Path) -> None: ...
+
+
+def load_model(path: str | Path) -> PairClassifier:
+    """Load any saved pairlm model, whatever its family."""
+    return PairClassifier.load(path)
