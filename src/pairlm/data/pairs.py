@@ -105,14 +105,20 @@ class PairDataset:
             if lab.dtype.kind == "f" and np.isnan(lab).any():
                 lab = np.where(np.isnan(lab), MISSING_LABEL, lab)
             lab = lab.astype(np.int8)
-        pid = _obj_array(str(p) for p in pair_ids) if pair_ids is not None else _obj_array(
-            str(i) for i in range(n)
+        pid = (
+            _obj_array(str(p) for p in pair_ids)
+            if pair_ids is not None
+            else _obj_array(str(i) for i in range(n))
         )
-        ia = _obj_array(str(x) for x in id_a) if id_a is not None else _obj_array(
-            stable_text_id(t) for t in text_a
+        ia = (
+            _obj_array(str(x) for x in id_a)
+            if id_a is not None
+            else _obj_array(stable_text_id(t) for t in text_a)
         )
-        ib = _obj_array(str(x) for x in id_b) if id_b is not None else _obj_array(
-            stable_text_id(t) for t in text_b
+        ib = (
+            _obj_array(str(x) for x in id_b)
+            if id_b is not None
+            else _obj_array(stable_text_id(t) for t in text_b)
         )
         return cls(pid, _obj_array(text_a), _obj_array(text_b), lab, ia, ib, name, report)
 
@@ -148,7 +154,9 @@ class PairDataset:
         """Labels as an int array; raises if any pair is unlabelled."""
         if (self.label == MISSING_LABEL).any():
             n = int((self.label == MISSING_LABEL).sum())
-            raise ValueError(f"dataset {self.name!r} has {n} unlabelled pairs; labels are required here")
+            raise ValueError(
+                f"dataset {self.name!r} has {n} unlabelled pairs; labels are required here"
+            )
         return self.label.astype(np.int64)
 
     @property
@@ -213,8 +221,10 @@ def concat(datasets: Sequence[PairDataset], name: str = "") -> PairDataset:
     """Concatenate datasets (reports are not merged)."""
     if not datasets:
         raise ValueError("concat needs at least one dataset")
-    cols = {
-        c: np.concatenate([getattr(d, c) for d in datasets])
-        for c in ("pair_id", "text_a", "text_b", "label", "id_a", "id_b")
-    }
-    return PairDataset(**cols, name=name or datasets[0].name)
+    def cat(col: str) -> np.ndarray:
+        return np.concatenate([getattr(d, col) for d in datasets])
+
+    return PairDataset(
+        cat("pair_id"), cat("text_a"), cat("text_b"), cat("label"), cat("id_a"), cat("id_b"),
+        name=name or datasets[0].name,
+    )

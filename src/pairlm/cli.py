@@ -1,0 +1,422 @@
+"""The `pairlm` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pairlm import __version__
+
+log = logging.getLogger("pairlm")
+
+
+# ---------------------------------------------------------------------- helpers
+def _console() -> Any:
+    from rich.console import Console
+
+    con = Console()
+    if not con.is_terminal:  # piped or in CI: don't squeeze the results table into 80 columns
+        con = Console(width=200)
+    return con
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value as TOML (numbers, booleans, lists, quoted strings), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"error: --set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def load_config_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise SystemExit(f"error: config file {p} not found")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SystemExit(f"error: cannot parse {p}: {e}") from e
+    if not isinstance(data, dict):
+        raise SystemExit(f"error: {p} must hold a table of config keys")
+    return data
+
+
+def load_data(spec: str, fmt: str = "auto", policy: str = "skip", **kw: Any) -> Any:
+    """A dataset from a path or a registered name (see `pairlm data list`)."""
+    from pairlm.data import load_dataset
+
+    return load_dataset(spec, fmt=fmt, policy=policy, **kw)
+
+
+def _fold_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(
+            f"error: --fold-ids expects comma-separated integers, got {text!r}"
+        ) from None
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_models(args: argparse.Namespace) -> int:
+    from pairlm.models.registry import available
+
+    for name in available():
+        print(name)
+    return 0
+
+
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    from pairlm.data import detect_format, read_pairs
+
+    path = Path(args.path)
+    fmt = args.format if args.format != "auto" else detect_format(path)
+    ds = read_pairs(path, fmt, policy=args.policy, side_file=args.side_file or "auto")
+    rep = ds.report
+    if args.json:
+        out = rep.to_dict() if rep else {}
+        out.update({"pairs": len(ds), "positive_rate": ds.positive_rate})
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    con = _console()
+    con.print(f"[bold]{path}[/bold]  format: [cyan]{fmt}[/cyan]")
+    con.print(
+        f"pairs kept: {len(ds)}; labelled: {int((ds.label >= 0).sum())}; "
+        f"match rate: {ds.positive_rate:.1%}"
+    )
+    if rep is not None:
+        con.print(rep.summary(), markup=False, highlight=False)
+    texts, _, _ = ds.texts()
+    con.print(f"distinct texts: {len(texts)}")
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from pairlm.data.datasets import DATASETS
+
+    for name, spec in DATASETS.items():
+        print(f"{name:16s} {spec.description}")
+    return 0
+
+
+def _protocol_from_args(args: argparse.Namespace) -> Any:
+    from pairlm.evaluation.cv import Protocol
+
+    try:
+        return Protocol(
+            folds=args.folds,
+            strategy=args.strategy,
+            seed=args.seed,
+            subsample=args.subsample,
+            valid_fraction=args.valid_fraction,
+            max_train=args.max_train,
+            max_test=args.max_test,
+        )
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
+
+
+def print_results(out_dir: Path, reference: str | None = None) -> None:
+    from pairlm.experiments.store import ResultStore
+    from pairlm.report.tables import rich_table, summarize
+
+    with ResultStore(out_dir, create=False) as store:
+        summaries = summarize(store, reference)
+    con = _console()
+    con.print(rich_table(summaries, title=f"Results in {out_dir}"))
+    caveats = sorted({c for s in summaries for c in s.caveats})
+    for c in caveats:
+        con.print(f"[yellow]caveat:[/yellow] {c}")
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from pairlm.evaluation.cv import cross_validate
+    from pairlm.experiments.store import ResultStore
+
+    config = {**load_config_file(args.config), **parse_overrides(args.set)}
+    protocol = _protocol_from_args(args)
+    ds = load_data(args.data, args.format)
+    out = Path(args.out)
+    con = _console()
+    if ds.report is not None and (ds.report.rows_dropped or ds.report.rows_repaired):
+        con.print(ds.report.summary(), markup=False, highlight=False)
+    con.print(f"{len(ds)} pairs from {args.data}; {protocol.describe()}")
+    with ResultStore(out) as store:
+        try:
+            cross_validate(
+                ds,
+                args.model,
+                config,
+                store=store,
+                protocol=protocol,
+                run_name=args.name,
+                only_folds=_fold_list(args.fold_ids),
+                progress=None if not args.no_progress else False,
+            )
+        except KeyboardInterrupt:
+            con.print(
+                "[yellow]interrupted[/yellow]: finished folds are saved; "
+                "run the same command again to resume."
+            )
+            return 130
+    print_results(out, args.reference)
+    con.print(f"results: {out / 'results.sqlite'}; `pairlm report {out}` writes the report")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pairlm.experiments.store import ResultStore
+    from pairlm.report.tables import markdown_report
+
+    out = Path(args.dir)
+    try:
+        store = ResultStore(out, create=False)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}") from e
+    with store:
+        md = markdown_report(store, args.reference)
+    target = out / "report.md"
+    target.write_text(md, encoding="utf-8")
+    written = [target]
+    import importlib.util
+
+    if importlib.util.find_spec("pairlm.report.html") is not None:
+        from pairlm.report.html import write_html
+
+        with ResultStore(out, create=False) as store:
+            written.append(write_html(store, out / "report.html", args.reference))
+    if not args.quiet:
+        print(md)
+    for w in written:
+        print(f"wrote {w}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pairlm.experiments.runner import run_experiment
+
+    out = Path(args.out)
+    try:
+        run_experiment(Path(args.experiment), out, only=args.only, folds=_fold_list(args.fold_ids))
+    except KeyboardInterrupt:
+        print("interrupted: finished folds are saved; run the same command again to resume.")
+        return 130
+    print_results(out)
+    report_args = argparse.Namespace(dir=str(out), reference=None, quiet=True)
+    cmd_report(report_args)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pairlm.models.registry import create
+
+    config = {**load_config_file(args.config), **parse_overrides(args.set)}
+    train = load_data(args.data, args.format)
+    valid = load_data(args.valid, args.format) if args.valid else None
+    model = create(args.model, config)
+    model.fit(train, valid)
+    model.save(args.out)
+    print(
+        f"trained {args.model} on {len(train)} pairs in {model.fit_seconds_:.1f}s; "
+        f"threshold {model.threshold_:.4f}; saved to {args.out}"
+    )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pairlm.evaluation.metrics import binary_metrics
+    from pairlm.models.base import load_model
+
+    model = load_model(args.model_dir)
+    ds = load_data(args.data, args.format)
+    proba = model.predict_proba(ds)
+    pred = (proba >= model.threshold_).astype(int)
+    out = Path(args.out) if args.out else None
+    rows = zip(ds.pair_id, proba, pred)
+    if out is None:
+        w = sys.stdout
+        w.write("pair_id\tproba\tprediction\n")
+        for pid, p, y in rows:
+            w.write(f"{pid}\t{p:.6f}\t{y}\n")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as w:
+            w.write("pair_id\tproba\tprediction\n")
+            for pid, p, y in rows:
+                w.write(f"{pid}\t{p:.6f}\t{y}\n")
+        print(f"wrote {len(ds)} predictions to {out}", file=sys.stderr)
+    if ds.has_labels:
+        m = binary_metrics(ds.y, np.asarray(proba), model.threshold_)
+        print(json.dumps({k: round(v, 4) for k, v in m.items()}), file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def _add_protocol_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--folds", type=int, default=10, help="number of folds (default 10)")
+    p.add_argument(
+        "--strategy",
+        choices=["stratified", "grouped"],
+        default="stratified",
+        help="pair-level stratified k-fold (the paper's) or question-grouped",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--subsample", type=int, help="stratified subsample of the data before splitting"
+    )
+    p.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.1,
+        help="share of each training fold used for validation (threshold, early stopping)",
+    )
+    p.add_argument("--max-train", type=int, help="per-fold training subsample (slow methods)")
+    p.add_argument("--max-test", type=int, help="per-fold test subsample (slow scorers)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model family (see `pairlm models`)")
+    p.add_argument("--config", help="TOML or JSON file with the family's config keys")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one config key (value parsed as TOML); repeatable",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairlm",
+        description="Decide whether two texts mean the same thing, and measure how well each method does it.",
+    )
+    parser.add_argument("--version", action="version", version=f"pairlm {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the registered model families")
+    p.set_defaults(func=cmd_models)
+
+    data = sub.add_parser("data", help="inspect and list datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    p = dsub.add_parser("inspect", help="detect the format, load, validate and report on a file")
+    p.add_argument("path")
+    p.add_argument("--format", default="auto", help="force a format (default: detect)")
+    p.add_argument(
+        "--policy",
+        choices=["skip", "error"],
+        default="skip",
+        help="skip bad rows with a report (default) or stop at the first",
+    )
+    p.add_argument("--side-file", help="where to write dropped rows (default: user cache)")
+    p.add_argument("--json", action="store_true", help="print the validation report as JSON")
+    p.set_defaults(func=cmd_data_inspect)
+    p = dsub.add_parser("list", help="list the named datasets")
+    p.set_defaults(func=cmd_data_list)
+    def _data_help(_: argparse.Namespace) -> int:
+        data.print_help()
+        return 2
+
+    data.set_defaults(func=_data_help)
+
+    p = sub.add_parser("cv", help="k-fold cross-validation of one model family (resumable)")
+    p.add_argument(
+        "--data", required=True, help="a pairs file or a dataset name (`pairlm data list`)"
+    )
+    p.add_argument("--format", default="auto")
+    _add_model_args(p)
+    _add_protocol_args(p)
+    p.add_argument("--out", default="runs/cv", help="experiment directory (default runs/cv)")
+    p.add_argument("--name", help="run name in the store (default: the family)")
+    p.add_argument("--fold-ids", help="only these folds, e.g. 0,1")
+    p.add_argument("--reference", help="run to compare against (default: best mean F1)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_cv)
+
+    p = sub.add_parser(
+        "report", help="write report.md (and report.html) from an experiment directory"
+    )
+    p.add_argument("dir")
+    p.add_argument("--reference", help="run to compare against (default: best mean F1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("run", help="run an experiment file (TOML): every run on the same folds")
+    p.add_argument("experiment")
+    p.add_argument("--out", required=True)
+    p.add_argument("--only", action="append", help="only this run (repeatable)")
+    p.add_argument("--fold-ids", help="only these folds, e.g. 0,1")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train one model on a dataset and save it")
+    p.add_argument("--data", required=True)
+    p.add_argument("--valid", help="validation data for the threshold (default: inner split)")
+    p.add_argument("--format", default="auto")
+    _add_model_args(p)
+    p.add_argument("--out", required=True, help="model directory")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="score pairs with a saved model")
+    p.add_argument("model_dir")
+    p.add_argument("--data", required=True)
+    p.add_argument("--format", default="auto")
+    p.add_argument("--out", help="TSV of pair_id, proba, prediction (default: stdout)")
+    p.set_defaults(func=cmd_predict)
+
+    try:
+        from pairlm.search.cli import add_search_commands
+    except ImportError:
+        pass
+    else:
+        add_search_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from pairlm.data.validation import DataError
+    from pairlm.experiments.store import StoreError
+    from pairlm.models.base import ConfigError
+
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, ConfigError, StoreError, FileNotFoundError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The paper's protocol: k-fold cross-validation of a model family, results in the store.
+
+Every (run, fold) is computed once: folds already in the store are skipped, so a killed run
+resumes at the first unfinished fold and ends with the numbers of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from pairlm.data.pairs import PairDataset
+from pairlm.experiments.store import FoldResult, ResultStore, RunInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a dataset is cut into folds and how each fold is used."""
+
+    folds: int = 10
+    strategy: Literal["stratified", "grouped"] = "stratified"
+    seed: int = 0
+    subsample: int | None = None
+    """Stratified subsample of the dataset (pairs) taken before splitting (the paper: 100,000)."""
+    valid_fraction: float = 0.1
+    """Share of each training fold held out for early stopping and the threshold."""
+    max_train: int | None = None
+    """Per-fold stratified subsample of the training part (for slow methods); None = all."""
+    max_test: int | None = None
+    """Per-fold stratified subsample of the test part (for slow scorers); None = all."""
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds}")
+        if self.strategy not in ("stratified", "grouped"):
+            raise ValueError(f"strategy must be 'stratified' or 'grouped', got {self.strategy!r}")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        for name in ("subsample", "max_train", "max_test"):
+            v = getattr(self, name)
+            if v is not None and v < 10:
+                raise ValueError(f"{name} must be at least 10 pairs, got {v}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        kind = (
+            "pair-level stratified k-fold (the paper's protocol)"
+            if self.strategy == "stratified"
+            else "question-grouped k-fold (no question in both train and test)"
+        )
+        parts = [f"{self.folds}-fold {kind}, seed {self.seed}"]
+        if self.subsample:
+            parts.append(f"dataset subsampled to {self.subsample} pairs")
+        parts.append(f"{self.valid_fraction:.0%} of each training fold held out for validation")
+        if self.max_train:
+            parts.append(f"training subsampled to {self.max_train} pairs per fold")
+        if self.max_test:
+            parts.append(f"test subsampled to {self.max_test} pairs per fold")
+        return "; ".join(parts)
+
+
+def dataset_fingerprint(ds: PairDataset) -> str:
+    """A content hash of a dataset (ids, texts, labels), so results can't mix two datasets."""
+    h = hashlib.sha1()
+    for col in (ds.pair_id, ds.text_a, ds.text_b):
+        for v in col:
+            h.update(str(v).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+    h.update(ds.label.astype(np.int8).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The dataset as cross-validated (after the protocol's subsample) and its fold ids."""
+
+    dataset: PairDataset
+    name: str
+    folds: np.ndarray
+    split_key: str
+
+
+def prepare(
+    store: ResultStore, dataset: PairDataset, protocol: Protocol, name: str | None = None
+) -> PreparedData:
+    """Subsample, assign folds (or reload the stored assignment) and record the dataset."""
+    from pairlm.data.splits import kfold_assignment, stratified_subsample
+
+    if not dataset.has_labels:
+        raise ValueError(
+            f"dataset {dataset.name!r} has unlabelled pairs; cross-validation needs labels"
+        )
+    fp = dataset_fingerprint(dataset)
+    name = name or dataset.name or "dataset"
+    report = dataset.report.to_dict() if dataset.report is not None else None
+    if report is not None:
+        report["issues"] = report["issues"][:200]  # the full list lives in the side file
+    store.put_dataset(name, dataset.name, fp, len(dataset), int(dataset.label.sum()), report)
+    ds = dataset
+    if protocol.subsample and protocol.subsample < len(dataset):
+        ds = dataset.subset(stratified_subsample(dataset, protocol.subsample, protocol.seed))
+    key = (
+        f"{fp}:{protocol.strategy}:k{protocol.folds}:seed{protocol.seed}"
+        f":n{protocol.subsample or 'all'}"
+    )
+    folds = store.get_split(key)
+    if folds is None:
+        folds = kfold_assignment(ds, protocol.folds, protocol.strategy, protocol.seed)
+        store.put_split(key, name, protocol.to_dict(), folds)
+    elif len(folds) != len(ds):
+        raise RuntimeError(f"stored split {key} has {len(folds)} pairs, data has {len(ds)}")
+    return PreparedData(ds, name, folds, key)
+
+
+def fold_data(
+    prepared: PreparedData, fold: int, protocol: Protocol
+) -> tuple[PairDataset, PairDataset, np.ndarray, PairDataset]:
+    """(train, valid, test indices, test) for one fold, subsampled per the protocol.
+
+    Deterministic in (protocol.seed, fold): a resumed run sees exactly the same data.
+    """
+    from pairlm.data.splits import (
+        fold_indices,
+        inner_validation_split,
+        question_components,
+        stratified_subsample,
+    )
+
+    ds = prepared.dataset
+    train_idx, test_idx = fold_indices(prepared.folds, fold)
+    seed = protocol.seed * 1000 + fold
+    if protocol.max_test and protocol.max_test < len(test_idx):
+        test_idx = test_idx[stratified_subsample(ds.subset(test_idx), protocol.max_test, seed)]
+    train_all = ds.subset(train_idx)
+    groups = question_components(train_all) if protocol.strategy == "grouped" else None
+    fit_rel, val_rel = inner_validation_split(
+        train_all.label, protocol.valid_fraction, seed, groups
+    )
+    train, valid = train_all.subset(fit_rel), train_all.subset(val_rel)
+    if protocol.max_train and protocol.max_train < len(train):
+        train = train.subset(stratified_subsample(train, protocol.max_train, seed))
+        n_valid = max(
+            50, round(protocol.max_train * protocol.valid_fraction / (1 - protocol.valid_fraction))
+        )
+        if n_valid < len(valid):
+            valid = valid.subset(stratified_subsample(valid, n_valid, seed))
+    return train, valid, test_idx, ds.subset(test_idx)
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def cross_validate(
+    dataset: PairDataset,
+    family: str,
+    config: dict[str, Any] | None = None,
+    *,
+    store: ResultStore,
+    protocol: Protocol | None = None,
+    run_name: str | None = None,
+    dataset_name: str | None = None,
+    only_folds: Sequence[int] | None = None,
+    progress: bool | None = None,
+    on_fold: ProgressFn | None = None,
+) -> RunInfo:
+    """Run (or resume) `family` with `config` under `protocol`; returns the run's record.
+
+    Folds already stored are skipped. `only_folds` restricts the work to some folds.
+    """
+    from pairlm.evaluation.metrics import binary_metrics
+    from pairlm.models.registry import create, get_family
+
+    protocol = protocol or Protocol()
+    config = dict(config or {})
+    cls = get_family(family)
+    cls.config_cls.from_dict(config)  # validate before any work
+    prepared = prepare(store, dataset, protocol, dataset_name)
+    caveats = list(getattr(cls, "caveats", ()))
+    run = store.get_or_create_run(
+        run_name or family,
+        family,
+        config,
+        prepared.name,
+        prepared.split_key,
+        protocol.to_dict(),
+        caveats,
+    )
+    wanted = list(range(protocol.folds)) if only_folds is None else sorted(set(only_folds))
+    bad = [f for f in wanted if not 0 <= f < protocol.folds]
+    if bad:
+        raise ValueError(f"fold(s) {bad} out of range 0..{protocol.folds - 1}")
+    done = store.finished_folds(run.run_id)
+    todo = [f for f in wanted if f not in done]
+    if done & set(wanted):
+        log.info("run %s: %d fold(s) already done, resuming", run.name, len(done & set(wanted)))
+
+    bar = _progress(progress, len(wanted), initial=len(wanted) - len(todo), desc=run.name)
+    try:
+        for fold in todo:
+            train, valid, test_idx, test = fold_data(prepared, fold, protocol)
+            model = create(family, config)
+            t0 = time.perf_counter()
+            model.fit(train, valid)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            proba = np.asarray(model.predict_proba(test), dtype=np.float64)
+            pred_s = time.perf_counter() - t0
+            metrics = binary_metrics(test.y, proba, model.threshold_)
+            result = FoldResult(
+                fold,
+                len(train),
+                len(valid),
+                len(test),
+                float(model.threshold_),
+                metrics,
+                fit_s,
+                pred_s,
+            )
+            store.save_fold(run.run_id, result, test_idx, test.pair_id, test.y, proba)
+            log.info(
+                "run %s fold %d: F1 %.4f AUC %.4f",
+                run.name,
+                fold,
+                metrics["f1"],
+                metrics["roc_auc"],
+            )
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(f1=f"{metrics['f1']:.4f}")
+            if on_fold is not None:
+                on_fold(run.name, fold, protocol.folds)
+    finally:
+        if bar is not None:
+            bar.close()
+    return run
+
+
+def _progress(flag: bool | None, total: int, initial: int, desc: str) -> Any:
+    if flag is None:
+        flag = sys.stderr.isatty()
+    if not flag:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="fold", leave=True)

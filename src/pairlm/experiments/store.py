@@ -1,0 +1,492 @@
+"""One SQLite database per experiment directory: runs, configs, fold assignments, per-fold
+metrics and every out-of-fold prediction.
+
+Each finished fold is written in one transaction, so a killed run leaves either the whole
+fold or nothing; `finished_folds()` tells a resumed run where to start.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DB_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    n_pairs INTEGER NOT NULL,
+    positives INTEGER NOT NULL,
+    report_json TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS splits (
+    key TEXT PRIMARY KEY,
+    dataset TEXT NOT NULL,
+    protocol_json TEXT NOT NULL,
+    folds BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    family TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    split_key TEXT NOT NULL,
+    protocol_json TEXT NOT NULL,
+    caveats_json TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS folds (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    fold INTEGER NOT NULL,
+    n_train INTEGER NOT NULL,
+    n_valid INTEGER NOT NULL,
+    n_test INTEGER NOT NULL,
+    threshold REAL NOT NULL,
+    metrics_json TEXT NOT NULL,
+    fit_seconds REAL NOT NULL,
+    predict_seconds REAL NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (run_id, fold)
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_id INTEGER NOT NULL,
+    fold INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    pair_id TEXT NOT NULL,
+    label INTEGER NOT NULL,
+    proba REAL NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS pairs (
+    split_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    pair_id TEXT NOT NULL,
+    text_a TEXT NOT NULL,
+    text_b TEXT NOT NULL,
+    PRIMARY KEY (split_key, idx)
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    run_id INTEGER PRIMARY KEY,
+    source_dataset TEXT NOT NULL,
+    source_split_key TEXT NOT NULL,
+    target_dataset TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store holds something that conflicts with what is asked (e.g. a run with another config)."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: int
+    name: str
+    family: str
+    config: dict[str, Any]
+    dataset: str
+    split_key: str
+    protocol: dict[str, Any]
+    caveats: list[str]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    fold: int
+    n_train: int
+    n_valid: int
+    n_test: int
+    threshold: float
+    metrics: dict[str, float]
+    fit_seconds: float
+    predict_seconds: float
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class ResultStore:
+    """The results database of one experiment directory (`DIR/results.sqlite`)."""
+
+    def __init__(self, directory: str | Path, *, create: bool = True) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"no results in {self.directory} (no {DB_NAME})")
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            # OR IGNORE: two processes may open a new store at the same moment.
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {row[0]}; this pairlm reads {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ datasets & splits
+    def put_dataset(
+        self,
+        name: str,
+        source: str,
+        fingerprint: str,
+        n_pairs: int,
+        positives: int,
+        report: dict[str, Any] | None,
+    ) -> None:
+        row = self._conn.execute(
+            "SELECT fingerprint FROM datasets WHERE name=?", (name,)
+        ).fetchone()
+        if row is not None:
+            if row[0] != fingerprint:
+                raise StoreError(
+                    f"dataset {name!r} in {self.path} was recorded with other contents "
+                    f"(fingerprint {row[0]} != {fingerprint}); use a new --out directory"
+                )
+            return
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO datasets VALUES (?,?,?,?,?,?,?)",
+                (
+                    name,
+                    source,
+                    fingerprint,
+                    n_pairs,
+                    positives,
+                    None if report is None else _dumps(report),
+                    time.time(),
+                ),
+            )
+
+    def dataset_report(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT source, n_pairs, positives, report_json FROM datasets WHERE name=?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "source": row[0],
+            "n_pairs": row[1],
+            "positives": row[2],
+            "report": None if row[3] is None else json.loads(row[3]),
+        }
+
+    def get_split(self, key: str) -> np.ndarray | None:
+        row = self._conn.execute("SELECT folds FROM splits WHERE key=?", (key,)).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.int16).astype(np.int64)
+
+    def put_split(
+        self, key: str, dataset: str, protocol: dict[str, Any], folds: np.ndarray
+    ) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO splits VALUES (?,?,?,?,?)",
+                (key, dataset, _dumps(protocol), folds.astype(np.int16).tobytes(), time.time()),
+            )
+
+    def split_protocol(self, key: str) -> dict[str, Any]:
+        row = self._conn.execute("SELECT protocol_json FROM splits WHERE key=?", (key,)).fetchone()
+        return {} if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------------ runs
+    def get_or_create_run(
+        self,
+        name: str,
+        family: str,
+        config: dict[str, Any],
+        dataset: str,
+        split_key: str,
+        protocol: dict[str, Any],
+        caveats: list[str] | None = None,
+    ) -> RunInfo:
+        """The run called `name`; created if new. A resumed run must have the same family,
+        config, dataset and protocol, else `StoreError` (results would mix two experiments)."""
+        existing = self.get_run(name)
+        if existing is not None:
+            want = {
+                "family": family,
+                "config": json.loads(_dumps(config)),
+                "dataset": dataset,
+                "split_key": split_key,
+            }
+            have = {
+                "family": existing.family,
+                "config": existing.config,
+                "dataset": existing.dataset,
+                "split_key": existing.split_key,
+            }
+            diff = [k for k in want if want[k] != have[k]]
+            if diff:
+                raise StoreError(
+                    f"run {name!r} already exists in {self.path} with a different "
+                    f"{', '.join(diff)}; choose another run name (--name) or --out directory"
+                )
+            return existing
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO runs (name, family, config_json, dataset, split_key, protocol_json,"
+                " caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    name,
+                    family,
+                    _dumps(config),
+                    dataset,
+                    split_key,
+                    _dumps(protocol),
+                    _dumps(caveats or []),
+                    time.time(),
+                ),
+            )
+        run = self.get_run(name)
+        assert run is not None
+        return run
+
+    def get_run(self, name: str) -> RunInfo | None:
+        row = self._conn.execute(
+            "SELECT run_id, name, family, config_json, dataset, split_key, protocol_json,"
+            " caveats_json FROM runs WHERE name=?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _run(row)
+
+    def runs(self) -> list[RunInfo]:
+        rows = self._conn.execute(
+            "SELECT run_id, name, family, config_json, dataset, split_key, protocol_json,"
+            " caveats_json FROM runs ORDER BY run_id"
+        ).fetchall()
+        return [_run(r) for r in rows]
+
+    # ------------------------------------------------------------------ folds
+    def finished_folds(self, run_id: int) -> set[int]:
+        rows = self._conn.execute("SELECT fold FROM folds WHERE run_id=?", (run_id,)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def save_fold(
+        self,
+        run_id: int,
+        result: FoldResult,
+        test_indices: np.ndarray,
+        pair_ids: np.ndarray,
+        labels: np.ndarray,
+        proba: np.ndarray,
+    ) -> None:
+        """Write one fold's metrics and predictions atomically."""
+        if not (len(test_indices) == len(pair_ids) == len(labels) == len(proba)):
+            raise ValueError("test_indices, pair_ids, labels and proba must have the same length")
+        rows = [
+            (run_id, result.fold, int(i), str(p), int(y), float(s))
+            for i, p, y, s in zip(test_indices, pair_ids, labels, proba)
+        ]
+        with self.transaction() as c:
+            c.execute("DELETE FROM predictions WHERE run_id=? AND fold=?", (run_id, result.fold))
+            c.executemany("INSERT INTO predictions VALUES (?,?,?,?,?,?)", rows)
+            c.execute(
+                "INSERT OR REPLACE INTO folds VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    result.fold,
+                    result.n_train,
+                    result.n_valid,
+                    result.n_test,
+                    result.threshold,
+                    _dumps(result.metrics),
+                    result.fit_seconds,
+                    result.predict_seconds,
+                    time.time(),
+                ),
+            )
+
+    def fold_results(self, run_id: int) -> list[FoldResult]:
+        rows = self._conn.execute(
+            "SELECT fold, n_train, n_valid, n_test, threshold, metrics_json, fit_seconds,"
+            " predict_seconds FROM folds WHERE run_id=? ORDER BY fold",
+            (run_id,),
+        ).fetchall()
+        return [
+            FoldResult(
+                int(r[0]),
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                float(r[4]),
+                json.loads(r[5]),
+                float(r[6]),
+                float(r[7]),
+            )
+            for r in rows
+        ]
+
+    def predictions(self, run_id: int) -> dict[str, np.ndarray]:
+        """Pooled out-of-fold predictions of a run, ordered by dataset index:
+        arrays idx, fold, pair_id, label, proba and threshold (the fold's)."""
+        rows = self._conn.execute(
+            "SELECT p.idx, p.fold, p.pair_id, p.label, p.proba, f.threshold FROM predictions p"
+            " JOIN folds f ON f.run_id = p.run_id AND f.fold = p.fold"
+            " WHERE p.run_id=? ORDER BY p.idx",
+            (run_id,),
+        ).fetchall()
+        if not rows:
+            empty = np.zeros(0)
+            return {k: empty for k in ("idx", "fold", "pair_id", "label", "proba", "threshold")}
+        idx, fold, pid, label, proba, thr = zip(*rows)
+        return {
+            "idx": np.asarray(idx, dtype=np.int64),
+            "fold": np.asarray(fold, dtype=np.int64),
+            "pair_id": np.asarray(pid, dtype=object),
+            "label": np.asarray(label, dtype=np.int64),
+            "proba": np.asarray(proba, dtype=np.float64),
+            "threshold": np.asarray(thr, dtype=np.float64),
+        }
+
+    # ------------------------------------------------------------------ pair texts
+    def has_pairs(self, split_key: str) -> bool:
+        """Whether the texts of the pairs cross-validated under `split_key` are stored."""
+        row = self._conn.execute(
+            "SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (split_key,)
+        ).fetchone()
+        return row is not None
+
+    def put_pairs(self, split_key: str, pair_ids: Any, text_a: Any, text_b: Any) -> None:
+        """Store the texts of the pairs cross-validated under `split_key`, by position (the
+        `idx` of `predictions`); written once (later calls are no-ops)."""
+        if not (len(pair_ids) == len(text_a) == len(text_b)):
+            raise ValueError("pair_ids, text_a and text_b must have the same length")
+        rows = [
+            (split_key, i, str(p), str(a), str(b))
+            for i, (p, a, b) in enumerate(zip(pair_ids, text_a, text_b))
+        ]
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (split_key,)).fetchone():
+                return
+            c.executemany("INSERT INTO pairs VALUES (?,?,?,?,?)", rows)
+
+    def pair_texts(self, split_key: str, idx: Any) -> tuple[list[str], list[str], list[str]]:
+        """(pair_ids, texts a, texts b) of the pairs at positions `idx` under `split_key`;
+        empty strings where none are stored."""
+        want = [int(i) for i in np.asarray(idx).ravel()]
+        found: dict[int, tuple[str, str, str]] = {}
+        for start in range(0, len(want), 500):
+            chunk = want[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for i, p, a, b in self._conn.execute(
+                f"SELECT idx, pair_id, text_a, text_b FROM pairs WHERE split_key=? AND idx IN ({marks})",
+                (split_key, *chunk),
+            ):
+                found[int(i)] = (p, a, b)
+        rows = [found.get(i, ("", "", "")) for i in want]
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+    def all_pair_texts(self, split_key: str) -> dict[str, np.ndarray]:
+        """Every stored pair under `split_key`: arrays idx, pair_id, text_a, text_b."""
+        rows = self._conn.execute(
+            "SELECT idx, pair_id, text_a, text_b FROM pairs WHERE split_key=? ORDER BY idx",
+            (split_key,),
+        ).fetchall()
+        if not rows:
+            e = np.zeros(0, dtype=object)
+            return {"idx": np.zeros(0, dtype=np.int64), "pair_id": e, "text_a": e, "text_b": e}
+        i, p, a, b = zip(*rows)
+        return {
+            "idx": np.asarray(i, dtype=np.int64),
+            "pair_id": np.asarray(p, dtype=object),
+            "text_a": np.asarray(a, dtype=object),
+            "text_b": np.asarray(b, dtype=object),
+        }
+
+    # ------------------------------------------------------------------ transfer runs
+    def put_transfer(
+        self, run_id: int, source_dataset: str, source_split_key: str, target_dataset: str
+    ) -> None:
+        """Record that run `run_id` trains on `source_dataset` (folds of `source_split_key`)
+        and is scored on `target_dataset` (its own folds: the run's split_key)."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO transfers VALUES (?,?,?,?,?)",
+                (run_id, source_dataset, source_split_key, target_dataset, time.time()),
+            )
+
+    def transfers(self) -> dict[int, dict[str, str]]:
+        """run_id -> {"source_dataset", "source_split_key", "target_dataset"}."""
+        rows = self._conn.execute(
+            "SELECT run_id, source_dataset, source_split_key, target_dataset FROM transfers"
+        ).fetchall()
+        return {
+            int(r[0]): {"source_dataset": r[1], "source_split_key": r[2], "target_dataset": r[3]}
+            for r in rows
+        }
+
+    def fold_finished_at(self, run_id: int) -> dict[int, float]:
+        """fold -> the time it was written (a redone fold gets a new time)."""
+        rows = self._conn.execute(
+            "SELECT fold, finished_at FROM folds WHERE run_id=?", (run_id,)
+        ).fetchall()
+        return {int(r[0]): float(r[1]) for r in rows}
+
+
+def _run(row: tuple[Any, ...]) -> RunInfo:
+    return RunInfo(
+        run_id=int(row[0]),
+        name=row[1],
+        family=row[2],
+        config=json.loads(row[3]),
+        dataset=row[4],
+        split_key=row[5],
+        protocol=json.loads(row[6]),
+        caveats=json.loads(row[7]),
+    )

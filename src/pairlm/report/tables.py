@@ -1,0 +1,311 @@
+"""The paper-style results table, computed from a results store."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pairlm.experiments.store import ResultStore, RunInfo
+
+MEAN_METRICS = (
+    "f1",
+    "precision",
+    "recall",
+    "accuracy",
+    "roc_auc",
+    "average_precision",
+    "mcc",
+    "log_loss",
+)
+
+
+@dataclass
+class RunSummary:
+    name: str
+    family: str
+    backbone: str
+    folds_done: int
+    folds_total: int
+    n_train: float
+    n_test: float
+    means: dict[str, float]
+    f1_sd: float
+    f1_ci: tuple[float, float]
+    f1_bootstrap_ci: tuple[float, float]
+    fit_seconds: float
+    predict_seconds: float
+    pairs_per_second: float
+    caveats: list[str]
+    protocol: dict[str, Any]
+    split_key: str
+    comparison: dict[str, float] = field(default_factory=dict)
+    fold_f1: list[float] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.folds_done == self.folds_total
+
+
+def _backbone(run: RunInfo) -> str:
+    cfg = run.config
+    for key in ("backbone", "encoder", "model_name_or_path", "embeddings"):
+        v = cfg.get(key)
+        if v:
+            return str(v).rstrip("/").split("/")[-1]
+    defaults = {
+        "biencoder": "all-MiniLM-L6-v2",
+        "crossencoder": "all-MiniLM-L6-v2",
+        "llm-zeroshot": "smollm2",
+        "llm-fewshot": "smollm2",
+        "llm-lora": "smollm2",
+        "siamese-cnn": "glove-6b-50d",
+        "lexical": "tf-idf",
+    }
+    return defaults.get(run.family, "")
+
+
+def summarize(
+    store: ResultStore,
+    reference: str | None = None,
+    runs: list[str] | None = None,
+    bootstrap: int = 1000,
+) -> list[RunSummary]:
+    """One summary per run (only runs with at least one fold), with P values against
+    `reference` (default: the complete run with the best mean F1 among those sharing its folds)."""
+    from pairlm.evaluation.stats import bootstrap_ci, summarize_folds
+
+    out: list[RunSummary] = []
+    for run in store.runs():
+        if runs is not None and run.name not in runs:
+            continue
+        folds = store.fold_results(run.run_id)
+        if not folds:
+            continue
+        f1s = np.array([f.metrics["f1"] for f in folds])
+        s = (
+            summarize_folds(f1s)
+            if len(f1s) > 1
+            else {"mean": f1s[0], "sd": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+        )
+        means = {
+            m: float(np.nanmean([f.metrics.get(m, math.nan) for f in folds])) for m in MEAN_METRICS
+        }
+        preds = store.predictions(run.run_id)
+        boot = (math.nan, math.nan)
+        if bootstrap and len(preds["label"]) > 1:
+            boot = bootstrap_ci(
+                preds["label"], preds["proba"], preds["threshold"], metric="f1", n_boot=bootstrap
+            )
+        fit_s = float(np.mean([f.fit_seconds for f in folds]))
+        pred_s = float(np.mean([f.predict_seconds for f in folds]))
+        n_test = float(np.mean([f.n_test for f in folds]))
+        out.append(
+            RunSummary(
+                name=run.name,
+                family=run.family,
+                backbone=_backbone(run),
+                folds_done=len(folds),
+                folds_total=int(run.protocol.get("folds", len(folds))),
+                n_train=float(np.mean([f.n_train for f in folds])),
+                n_test=n_test,
+                means=means,
+                f1_sd=float(s["sd"]),
+                f1_ci=(float(s["ci_low"]), float(s["ci_high"])),
+                f1_bootstrap_ci=(float(boot[0]), float(boot[1])),
+                fit_seconds=fit_s,
+                predict_seconds=pred_s,
+                pairs_per_second=n_test / pred_s if pred_s > 0 else math.nan,
+                caveats=run.caveats,
+                protocol=run.protocol,
+                split_key=run.split_key,
+                fold_f1=[float(x) for x in f1s],
+            )
+        )
+    _add_comparisons(store, out, reference)
+    return out
+
+
+def _add_comparisons(
+    store: ResultStore, summaries: list[RunSummary], reference: str | None
+) -> None:
+    from pairlm.evaluation.stats import compare_to_reference
+
+    if len(summaries) < 2:
+        return
+    by_name = {s.name: s for s in summaries}
+    if reference is not None and reference not in by_name:
+        raise KeyError(f"reference run {reference!r} not in the store; runs: {', '.join(by_name)}")
+    ref = (
+        by_name[reference]
+        if reference
+        else max(summaries, key=lambda s: (s.complete, s.means["f1"]))
+    )
+    peers = [s for s in summaries if s.split_key == ref.split_key]
+    if len(peers) < 2:
+        return
+    run_ids = {r.name: r.run_id for r in store.runs()}
+    # Folds every peer has finished, and pairs every peer has scored.
+    fold_sets = [set(f.fold for f in store.fold_results(run_ids[s.name])) for s in peers]
+    common_folds = sorted(set.intersection(*fold_sets))
+    if len(common_folds) < 2:
+        return
+    scores: dict[str, list[float]] = {}
+    preds: dict[str, dict[str, np.ndarray]] = {}
+    for s in peers:
+        fr = {f.fold: f for f in store.fold_results(run_ids[s.name])}
+        scores[s.name] = [fr[k].metrics["f1"] for k in common_folds]
+        preds[s.name] = store.predictions(run_ids[s.name])
+    common_idx = None
+    for p in preds.values():
+        keep = p["idx"][np.isin(p["fold"], common_folds)]
+        common_idx = keep if common_idx is None else np.intersect1d(common_idx, keep)
+    pooled: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    if common_idx is not None and len(common_idx):
+        pooled = {}
+        for name, p in preds.items():
+            sel = np.isin(p["idx"], common_idx)
+            pooled[name] = (p["label"][sel], (p["proba"][sel] >= p["threshold"][sel]).astype(int))
+    n_train = float(np.mean([s.n_train for s in peers]))
+    n_test = float(np.mean([s.n_test for s in peers]))
+    comp = compare_to_reference(scores, ref.name, int(n_train), int(n_test), pooled)
+    for name, c in comp.items():
+        by_name[name].comparison = {**c, "reference": ref.name, "n_folds": len(common_folds)}  # type: ignore[dict-item]
+    ref.comparison = {"reference": ref.name}  # type: ignore[dict-item]
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _fmt_p(p: Any) -> str:
+    if p is None or not isinstance(p, (int, float)) or math.isnan(p):
+        return "—"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+TABLE_COLUMNS = (
+    "method",
+    "backbone",
+    "folds",
+    "F1",
+    "95% CI",
+    "P",
+    "R",
+    "acc",
+    "AUC",
+    "fit s/fold",
+    "pairs/s",
+    "P corr-t",
+    "P McNemar",
+)
+
+
+def table_rows(summaries: list[RunSummary]) -> list[list[str]]:
+    rows = []
+    for s in sorted(summaries, key=lambda s: -s.means["f1"]):
+        c = s.comparison
+        is_ref = c.get("reference") == s.name
+        rows.append(
+            [
+                s.name,
+                s.backbone,
+                f"{s.folds_done}/{s.folds_total}",
+                _fmt(s.means["f1"]),
+                f"[{_fmt(s.f1_ci[0])}, {_fmt(s.f1_ci[1])}]",
+                _fmt(s.means["precision"]),
+                _fmt(s.means["recall"]),
+                _fmt(s.means["accuracy"]),
+                _fmt(s.means["roc_auc"]),
+                f"{s.fit_seconds:.1f}",
+                f"{s.pairs_per_second:.0f}",
+                "ref." if is_ref else _fmt_p(c.get("p_corrected_t_holm")),
+                "ref." if is_ref else _fmt_p(c.get("p_mcnemar_holm")),
+            ]
+        )
+    return rows
+
+
+def markdown_table(summaries: list[RunSummary]) -> str:
+    head = "| " + " | ".join(TABLE_COLUMNS) + " |"
+    sep = "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|"
+    body = ["| " + " | ".join(r) + " |" for r in table_rows(summaries)]
+    return "\n".join([head, sep, *body])
+
+
+def rich_table(summaries: list[RunSummary], title: str = "Results") -> Any:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in TABLE_COLUMNS:
+        t.add_column(c, justify="left" if c in ("method", "backbone") else "right")
+    for r in table_rows(summaries):
+        t.add_row(*r)
+    return t
+
+
+def markdown_report(store: ResultStore, reference: str | None = None) -> str:
+    """`report.md`: protocol, data, caveats, the results table."""
+    from pairlm.evaluation.cv import Protocol
+
+    summaries = summarize(store, reference)
+    lines = ["# pairlm results", ""]
+    if not summaries:
+        return "\n".join([*lines, "No finished folds in this store yet."])
+    protos = {s.split_key: s.protocol for s in summaries}
+    lines.append("## Protocol")
+    for key, proto in protos.items():
+        try:
+            desc = Protocol(**proto).describe()
+        except TypeError:
+            desc = str(proto)
+        names = ", ".join(s.name for s in summaries if s.split_key == key)
+        lines.append(f"- {desc} (runs: {names})")
+    lines += [
+        "- F1 of the positive (match) class at a threshold chosen on validation data only; "
+        "95% CI by the t distribution over folds; P values against the reference run "
+        "(best mean F1): Nadeau-Bengio corrected resampled t-test and exact McNemar on pooled "
+        "out-of-fold predictions, both Holm-adjusted.",
+        "",
+        "## Data",
+    ]
+    seen: set[str] = set()
+    for run in store.runs():
+        if run.dataset in seen:
+            continue
+        seen.add(run.dataset)
+        info = store.dataset_report(run.dataset)
+        if info is None:
+            continue
+        lines.append(
+            f"- `{run.dataset}`: {info['n_pairs']} pairs, {info['positives']} matches "
+            f"({info['positives'] / max(1, info['n_pairs']):.1%})"
+        )
+        rep = info.get("report")
+        if rep:
+            lines.append(
+                f"  - validation: read {rep['rows_read']}, kept {rep['rows_kept']}, dropped "
+                f"{rep['rows_dropped']} {dict(rep['dropped']) or ''}, repaired {rep['rows_repaired']} "
+                f"{dict(rep['repaired']) or ''}"
+            )
+            if rep.get("side_file"):
+                lines.append(f"  - dropped rows kept in `{rep['side_file']}`")
+    caveats = sorted({c for s in summaries for c in s.caveats})
+    if caveats:
+        lines += ["", "## Caveats", *[f"- {c}" for c in caveats]]
+    lines += ["", "## Results", "", markdown_table(summaries), ""]
+    partial = [s for s in summaries if not s.complete]
+    if partial:
+        lines.append(
+            "Unfinished runs (mean over the folds done): "
+            + ", ".join(f"{s.name} ({s.folds_done}/{s.folds_total})" for s in partial)
+        )
+    lines += ["", "Pooled out-of-fold F1, 95% bootstrap CI:", ""]
+    for s in summaries:
+        lines.append(
+            f"- {s.name}: [{_fmt(s.f1_bootstrap_ci[0])}, {_fmt(s.f1_bootstrap_ci[1])}]; "
+            f"per-fold F1: {', '.join(_fmt(x, 3) for x in s.fold_f1)}"
+        )
+    return "\n".join(lines) + "\n"
