@@ -16,7 +16,9 @@ BAD_LABEL = "bad_label"  # label is not 0/1 (or not a number)
 MALFORMED_LINE = "malformed_line"  # wrong number of fields, unparseable line
 UNDECODABLE_BYTES = "undecodable_bytes"  # bytes that are not valid in the file's encoding
 SELF_PAIR = "self_pair"  # both texts are the same question (same id or same normal form)
-DUPLICATE_PAIR = "duplicate_pair"  # an exact repeat of an earlier pair (same two texts, either order)
+DUPLICATE_PAIR = (
+    "duplicate_pair"  # an exact repeat of an earlier pair (same two texts, either order)
+)
 DROP_REASONS = (EMPTY_TEXT, BAD_LABEL, MALFORMED_LINE, UNDECODABLE_BYTES, SELF_PAIR, DUPLICATE_PAIR)
 
 # Repairs made while keeping a row.
@@ -25,6 +27,7 @@ REPAIR_EMBEDDED_NEWLINE = "embedded_newline"  # a quoted field spanning lines, k
 REPAIR_WHITESPACE_SEPARATOR = "space_before_label"  # label separated by a space instead of a tab
 REPAIR_EXTRA_COLUMNS = "extra_columns_ignored"
 REPAIR_UNDECODABLE = "undecodable_bytes_replaced"  # only with decode_errors="replace"
+REPAIR_DUPLICATE_PAIR_ID = "duplicate_pair_id_renamed"  # a pair id used twice, made unique
 
 
 class DataError(ValueError):
