@@ -139,10 +139,10 @@ def _protocol_from_args(args: argparse.Namespace) -> Any:
 
 def print_results(out_dir: Path, reference: str | None = None) -> None:
     from pairlm.experiments.store import ResultStore
-    from pairlm.report.tables import rich_table, summarize
+    from pairlm.report.tables import rich_table, summarize_grouped
 
     with ResultStore(out_dir, create=False) as store:
-        summaries = summarize(store, reference)
+        summaries = summarize_grouped(store, reference)
     con = _console()
     con.print(rich_table(summaries, title=f"Results in {out_dir}"))
     caveats = sorted({c for s in summaries for c in s.caveats})
@@ -214,17 +214,54 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pairlm.experiments.runner import run_experiment
+    from pairlm.experiments.runner import RunFailed, run_experiment
 
     out = Path(args.out)
+    if args.workers < 1:
+        raise SystemExit("error: --workers must be at least 1")
+    rc = 0
     try:
-        run_experiment(Path(args.experiment), out, only=args.only, folds=_fold_list(args.fold_ids))
+        run_experiment(
+            Path(args.experiment), out, only=args.only, folds=_fold_list(args.fold_ids),
+            workers=args.workers, progress=None if not args.no_progress else False,
+        )
     except KeyboardInterrupt:
         print("interrupted: finished folds are saved; run the same command again to resume.")
         return 130
+    except RunFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        rc = 1
     print_results(out)
     report_args = argparse.Namespace(dir=str(out), reference=None, quiet=True)
     cmd_report(report_args)
+    return rc
+
+
+def cmd_glue(args: argparse.Namespace) -> int:
+    from pairlm.evaluation.glue import run_glue
+
+    config = {**load_config_file(args.config), **parse_overrides(args.set)}
+    out = Path(args.out)
+    res = run_glue(
+        args.task, args.glue_dir, args.model, config, out, valid_fraction=args.valid_fraction,
+        max_train=args.max_train, seed=args.seed,
+    )
+    con = _console()
+    con.print(f"GLUE {args.task.upper()} with {args.model}: trained on {res.n_train} pairs "
+              f"({res.fit_seconds:.1f}s), threshold {res.threshold:.4f} chosen on "
+              f"{res.n_valid} held-out training pairs")
+    if res.dev:
+        con.print(f"dev: accuracy {res.dev['accuracy']:.4f}  F1 {res.dev['f1']:.4f}  "
+                  f"ROC-AUC {res.dev['roc_auc']:.4f}  ({int(res.dev['n'])} pairs)")
+    if res.test_labelled:
+        con.print(f"test (labelled): accuracy {res.test_labelled['accuracy']:.4f}  "
+                  f"F1 {res.test_labelled['f1']:.4f}")
+    if res.submission:
+        con.print(f"submission: {res.submission} ({res.n_test} test pairs"
+                  + (f", {res.test_filled} unreadable rows filled" if res.test_filled else "")
+                  + ")")
+    if res.model_dir:
+        con.print(f"model: {res.model_dir}; results: {out / 'glue_results.json'}")
     return 0
 
 
@@ -371,7 +408,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--only", action="append", help="only this run (repeatable)")
     p.add_argument("--fold-ids", help="only these folds, e.g. 0,1")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs side by side in worker processes, as memory allows (default 1)")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("glue", help="GLUE mode: train on train.tsv, score dev.tsv, write the "
+                       "test submission (QQP.tsv / MRPC.tsv)")
+    p.add_argument("--task", choices=["qqp", "mrpc"], required=True)
+    p.add_argument("--glue-dir", required=True,
+                   help="the task's GLUE folder (train.tsv, dev.tsv, test.tsv), or MRPC's "
+                   "original release with dev_ids.tsv")
+    _add_model_args(p)
+    p.add_argument("--out", required=True, help="where the submission, results and model go")
+    p.add_argument("--valid-fraction", type=float, default=0.1,
+                   help="share of train.tsv held out to choose the threshold (default 0.1)")
+    p.add_argument("--max-train", type=int, help="stratified subsample of train.tsv")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_glue)
 
     p = sub.add_parser("train", help="train one model on a dataset and save it")
     p.add_argument("--data", required=True)

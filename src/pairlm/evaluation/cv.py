@@ -121,6 +121,8 @@ def prepare(
         store.put_split(key, name, protocol.to_dict(), folds)
     elif len(folds) != len(ds):
         raise RuntimeError(f"stored split {key} has {len(folds)} pairs, data has {len(ds)}")
+    if not store.has_pairs(key):  # texts for the report's error analysis
+        store.put_pairs(key, ds.pair_id, ds.text_a, ds.text_b)
     return PreparedData(ds, name, folds, key)
 
 

@@ -250,7 +250,7 @@ def markdown_report(store: ResultStore, reference: str | None = None) -> str:
     """`report.md`: protocol, data, caveats, the results table."""
     from pairlm.evaluation.cv import Protocol
 
-    summaries = summarize(store, reference)
+    summaries = summarize_grouped(store, reference)
     lines = ["# pairlm results", ""]
     if not summaries:
         return "\n".join([*lines, "No finished folds in this store yet."])
@@ -309,3 +309,21 @@ def markdown_report(store: ResultStore, reference: str | None = None) -> str:
             f"per-fold F1: {', '.join(_fmt(x, 3) for x in s.fold_f1)}"
         )
     return "\n".join(lines) + "\n"
+
+
+def summarize_grouped(
+    store: ResultStore, reference: str | None = None, bootstrap: int = 1000
+) -> list[RunSummary]:
+    """`summarize` with P values computed within each group of runs scored on the same
+    pairs (same split key), against that group's reference: `reference` where it belongs to
+    the group, else the group's best complete run. With transfer runs (scored on other
+    datasets) in the store, `summarize` compares only the group of its single reference."""
+    groups: dict[str, list[str]] = {}
+    for run in store.runs():
+        if store.finished_folds(run.run_id):
+            groups.setdefault(run.split_key, []).append(run.name)
+    out: list[RunSummary] = []
+    for names in groups.values():
+        ref = reference if reference in names else None
+        out.extend(summarize(store, ref, runs=names, bootstrap=bootstrap))
+    return out

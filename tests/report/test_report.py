@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pairlm.cli import main
+from pairlm.evaluation.cv import Protocol, cross_validate, prepare
+from pairlm.experiments.store import ResultStore
+from pairlm.report import errors, plots
+from pairlm.report.html import build_html, write_html
+from pairlm.report.tables import summarize
+from tests.conftest import make_toy_pairs
+
+TINY = {"max_word_features": 500, "max_char_features": 500, "n_bins": 4}
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """Three runs on the same folds (two differ only in max_train), texts stored."""
+    ds = make_toy_pairs(150)
+    with ResultStore(tmp_path) as store:
+        proto = Protocol(folds=3)
+        prep = prepare(store, ds, proto, "toy")
+        store.put_pairs(
+            prep.split_key, prep.dataset.pair_id, prep.dataset.text_a, prep.dataset.text_b
+        )
+        cross_validate(
+            ds,
+            "lexical",
+            TINY,
+            store=store,
+            protocol=proto,
+            run_name="full",
+            dataset_name="toy",
+            progress=False,
+        )
+        cross_validate(
+            ds,
+            "lexical",
+            TINY,
+            store=store,
+            protocol=Protocol(folds=3, max_train=30),
+            run_name="small",
+            dataset_name="toy",
+            progress=False,
+        )
+        cross_validate(
+            ds,
+            "lexical",
+            {**TINY, "C": 0.01},
+            store=store,
+            protocol=proto,
+            run_name="weak",
+            dataset_name="toy",
+            progress=False,
+        )
+    return tmp_path
+
+
+def test_plots_render_png(store_dir: Path) -> None:
+    with ResultStore(store_dir) as store:
+        summaries = summarize(store, bootstrap=0)
+        pooled = []
+        for r in store.runs():
+            p = store.predictions(r.run_id)
+            pooled.append(plots.Pooled(r.name, p["label"], p["proba"], p["threshold"]))
+    for fig in (
+        plots.f1_per_method(summaries),
+        plots.pr_curves(pooled),
+        plots.reliability_diagram(pooled),
+    ):
+        png = plots.to_png(fig)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_calibration_error() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=20000)
+    y = (rng.uniform(size=20000) < p).astype(int)
+    assert plots.expected_calibration_error(y, p) < 0.02  # calibrated by construction
+    assert plots.expected_calibration_error(y, p**3) > 0.1  # not
+
+
+def test_bucket_table_counts_and_f1() -> None:
+    label = np.array([1, 1, 0, 0, 1, 0])
+    pred = np.array([1, 0, 0, 1, 1, 0])
+    values = np.array([0.1, 0.1, 0.1, 0.9, 0.9, 0.9])
+    rows = errors.bucket_table(label, pred, values, np.array([0.0, 0.5, 1.01]), ["lo", "hi"])
+    assert [r.n for r in rows] == [3, 3]
+    assert rows[0].f1 == pytest.approx(2 / 3)  # tp 1, fn 1
+    assert rows[1].f1 == pytest.approx(2 / 3)  # tp 1, fp 1
+    assert errors.word_overlap(["a b c"], ["a b d"])[0] == pytest.approx(0.5)
+    assert errors.pair_lengths(["a b"], ["c"])[0] == 3
+
+
+def test_confident_errors_come_with_texts(store_dir: Path) -> None:
+    with ResultStore(store_dir) as store:
+        runs = store.runs()
+        out = errors.analyse_runs(store, [r for r in runs if r.name in ("full", "weak")], k=3)
+        weak = out["weak"]
+        assert weak.has_texts
+        p = store.predictions(store.get_run("weak").run_id)  # type: ignore[union-attr]
+        n_fp = int(((p["proba"] >= p["threshold"]) & (p["label"] == 0)).sum())
+        assert len(weak.false_positives) == min(3, n_fp)
+        for e in weak.false_positives:
+            assert e.label == 0 and e.proba >= e.threshold and e.text_a and e.text_b
+        probas = [e.proba for e in weak.false_positives]
+        assert probas == sorted(probas, reverse=True)
+        assert sum(b.n for b in weak.by_length) == len(p["idx"])
+        assert sum(b.n for b in weak.by_overlap) == len(p["idx"])
+
+
+def test_html_is_self_contained_with_figures(store_dir: Path) -> None:
+    with ResultStore(store_dir) as store:
+        path = write_html(store, store_dir / "report.html")
+    page = path.read_text(encoding="utf-8")
+    assert "<script" not in page and "<link" not in page
+    srcs = re.findall(r'src="([^"]*)"', page)
+    assert len(srcs) >= 6  # F1, PR, reliability, learning curve, 2 bucket figures
+    for s in srcs:
+        assert s.startswith("data:image/png;base64,")
+        assert base64.b64decode(s.split(",", 1)[1])[:4] == b"\x89PNG"
+    assert "F1 against training-set size" in page  # full vs small differ only in max_train
+    assert "Most confident false positives" in page
+    for name in ("full", "small", "weak"):
+        assert name in page
+
+
+def test_empty_store_and_unknown_reference(tmp_path: Path) -> None:
+    with ResultStore(tmp_path) as store:
+        assert "No finished folds" in build_html(store)
+
+
+def test_pairlm_report_writes_md_and_html(store_dir: Path) -> None:
+    assert main(["report", str(store_dir), "-q"]) == 0
+    assert (store_dir / "report.md").is_file()
+    assert (store_dir / "report.html").stat().st_size > 10000
