@@ -64,7 +64,13 @@ def load_data(spec: str, fmt: str = "auto", policy: str = "skip", **kw: Any) -> 
     """A dataset from a path or a registered name (see `pairlm data list`)."""
     from pairlm.data import load_dataset
 
-    return load_dataset(spec, fmt=fmt, policy=policy, **kw)
+    # The full validation report is printed below; skip the reader's one-line warning.
+    logging.getLogger("pairlm.data.readers").setLevel(logging.ERROR)
+    ds = load_dataset(spec, fmt=fmt, policy=policy, **kw)
+    rep = ds.report
+    if rep is not None and (rep.rows_dropped or rep.rows_repaired):
+        print(rep.summary(), file=sys.stderr)
+    return ds
 
 
 def _fold_list(text: str | None) -> list[int] | None:
@@ -91,6 +97,7 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
     from pairlm.data import detect_format, read_pairs
 
     path = Path(args.path)
+    logging.getLogger("pairlm.data.readers").setLevel(logging.ERROR)
     fmt = args.format if args.format != "auto" else detect_format(path)
     ds = read_pairs(path, fmt, policy=args.policy, side_file=args.side_file or "auto")
     rep = ds.report
@@ -159,8 +166,6 @@ def cmd_cv(args: argparse.Namespace) -> int:
     ds = load_data(args.data, args.format)
     out = Path(args.out)
     con = _console()
-    if ds.report is not None and (ds.report.rows_dropped or ds.report.rows_repaired):
-        con.print(ds.report.summary(), markup=False, highlight=False)
     con.print(f"{len(ds)} pairs from {args.data}; {protocol.describe()}")
     with ResultStore(out) as store:
         try:
@@ -222,8 +227,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     rc = 0
     try:
         run_experiment(
-            Path(args.experiment), out, only=args.only, folds=_fold_list(args.fold_ids),
-            workers=args.workers, progress=None if not args.no_progress else False,
+            Path(args.experiment),
+            out,
+            only=args.only,
+            folds=_fold_list(args.fold_ids),
+            workers=args.workers,
+            progress=None if not args.no_progress else False,
         )
     except KeyboardInterrupt:
         print("interrupted: finished folds are saved; run the same command again to resume.")
@@ -243,23 +252,37 @@ def cmd_glue(args: argparse.Namespace) -> int:
     config = {**load_config_file(args.config), **parse_overrides(args.set)}
     out = Path(args.out)
     res = run_glue(
-        args.task, args.glue_dir, args.model, config, out, valid_fraction=args.valid_fraction,
-        max_train=args.max_train, seed=args.seed,
+        args.task,
+        args.glue_dir,
+        args.model,
+        config,
+        out,
+        valid_fraction=args.valid_fraction,
+        max_train=args.max_train,
+        seed=args.seed,
     )
     con = _console()
-    con.print(f"GLUE {args.task.upper()} with {args.model}: trained on {res.n_train} pairs "
-              f"({res.fit_seconds:.1f}s), threshold {res.threshold:.4f} chosen on "
-              f"{res.n_valid} held-out training pairs")
+    con.print(
+        f"GLUE {args.task.upper()} with {args.model}: trained on {res.n_train} pairs "
+        f"({res.fit_seconds:.1f}s), threshold {res.threshold:.4f} chosen on "
+        f"{res.n_valid} held-out training pairs"
+    )
     if res.dev:
-        con.print(f"dev: accuracy {res.dev['accuracy']:.4f}  F1 {res.dev['f1']:.4f}  "
-                  f"ROC-AUC {res.dev['roc_auc']:.4f}  ({int(res.dev['n'])} pairs)")
+        con.print(
+            f"dev: accuracy {res.dev['accuracy']:.4f}  F1 {res.dev['f1']:.4f}  "
+            f"ROC-AUC {res.dev['roc_auc']:.4f}  ({int(res.dev['n'])} pairs)"
+        )
     if res.test_labelled:
-        con.print(f"test (labelled): accuracy {res.test_labelled['accuracy']:.4f}  "
-                  f"F1 {res.test_labelled['f1']:.4f}")
+        con.print(
+            f"test (labelled): accuracy {res.test_labelled['accuracy']:.4f}  "
+            f"F1 {res.test_labelled['f1']:.4f}"
+        )
     if res.submission:
-        con.print(f"submission: {res.submission} ({res.n_test} test pairs"
-                  + (f", {res.test_filled} unreadable rows filled" if res.test_filled else "")
-                  + ")")
+        con.print(
+            f"submission: {res.submission} ({res.n_test} test pairs"
+            + (f", {res.test_filled} unreadable rows filled" if res.test_filled else "")
+            + ")"
+        )
     if res.model_dir:
         con.print(f"model: {res.model_dir}; results: {out / 'glue_results.json'}")
     return 0
@@ -375,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_inspect)
     p = dsub.add_parser("list", help="list the named datasets")
     p.set_defaults(func=cmd_data_list)
+
     def _data_help(_: argparse.Namespace) -> int:
         data.print_help()
         return 2
@@ -408,21 +432,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--only", action="append", help="only this run (repeatable)")
     p.add_argument("--fold-ids", help="only these folds, e.g. 0,1")
-    p.add_argument("--workers", type=int, default=1,
-                   help="runs side by side in worker processes, as memory allows (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="runs side by side in worker processes, as memory allows (default 1)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("glue", help="GLUE mode: train on train.tsv, score dev.tsv, write the "
-                       "test submission (QQP.tsv / MRPC.tsv)")
+    p = sub.add_parser(
+        "glue",
+        help="GLUE mode: train on train.tsv, score dev.tsv, write the "
+        "test submission (QQP.tsv / MRPC.tsv)",
+    )
     p.add_argument("--task", choices=["qqp", "mrpc"], required=True)
-    p.add_argument("--glue-dir", required=True,
-                   help="the task's GLUE folder (train.tsv, dev.tsv, test.tsv), or MRPC's "
-                   "original release with dev_ids.tsv")
+    p.add_argument(
+        "--glue-dir",
+        required=True,
+        help="the task's GLUE folder (train.tsv, dev.tsv, test.tsv), or MRPC's "
+        "original release with dev_ids.tsv",
+    )
     _add_model_args(p)
     p.add_argument("--out", required=True, help="where the submission, results and model go")
-    p.add_argument("--valid-fraction", type=float, default=0.1,
-                   help="share of train.tsv held out to choose the threshold (default 0.1)")
+    p.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.1,
+        help="share of train.tsv held out to choose the threshold (default 0.1)",
+    )
     p.add_argument("--max-train", type=int, help="stratified subsample of train.tsv")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_glue)
