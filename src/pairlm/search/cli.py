@@ -1,0 +1,355 @@
+"""The search and serve subcommands of `pairlm`: index build|add|delete|info, search, mine,
+match, serve. `add_search_commands(subparsers)` registers them; each sets ``func``."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def _errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Print the clear errors of this package as ``error: ...`` and return exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(args: argparse.Namespace) -> int:
+        from pairlm.search.corpus import CorpusError
+        from pairlm.search.index import IndexError_
+
+        try:
+            return fn(args)
+        except (CorpusError, IndexError_, FileExistsError, FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--corpus",
+        required=True,
+        help="one text per line (.txt), CSV/TSV/JSONL with id+text columns, "
+        "or a pairs file (its distinct texts)",
+    )
+    p.add_argument("--id-column", help="id column of a CSV/TSV/JSONL corpus")
+    p.add_argument("--text-column", help="text column of a CSV/TSV/JSONL corpus")
+
+
+def _reranker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reranker", help="directory of a saved pairlm model (any family)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="P(duplicate) cut-off (default: the reranker's learned threshold)",
+    )
+
+
+def add_search_commands(subparsers: Any) -> None:
+    """Register index/search/mine/match/serve on an argparse subparsers object."""
+    idx = subparsers.add_parser("index", help="build and change a corpus search index")
+    isub = idx.add_subparsers(dest="index_command", metavar="SUBCOMMAND")
+
+    p = isub.add_parser("build", help="embed a corpus and write an index directory")
+    _corpus_args(p)
+    p.add_argument("--out", required=True, help="index directory to create")
+    p.add_argument(
+        "--encoder",
+        help="sentence-transformers model dir or name (default: packaged all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--hnsw-threshold",
+        type=int,
+        help="HNSW at or above this many documents, exact search below (default 50000)",
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_index_build)
+
+    p = isub.add_parser("add", help="add (or replace) documents from a corpus file")
+    p.add_argument("--index", required=True)
+    _corpus_args(p)
+    p.set_defaults(func=cmd_index_add)
+
+    p = isub.add_parser("delete", help="delete documents by id")
+    p.add_argument("--index", required=True)
+    p.add_argument("ids", nargs="*", help="document ids")
+    p.add_argument("--ids-file", help="a file with one id per line")
+    p.set_defaults(func=cmd_index_delete)
+
+    p = isub.add_parser("info", help="what an index holds; checks FAISS against SQLite")
+    p.add_argument("--index", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index_info)
+
+    p = subparsers.add_parser("search", help="find the duplicates of texts in an index")
+    p.add_argument("text", nargs="+", help="query text(s)")
+    p.add_argument("--index", required=True)
+    p.add_argument("-k", "--top-k", type=int, default=10)
+    _reranker_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser("mine", help="find all duplicate pairs in a corpus (ANN, not n²)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--index", help="mine an index (uses its stored vectors)")
+    src.add_argument("--corpus", help="mine a corpus file (embedded here)")
+    p.add_argument("--id-column")
+    p.add_argument("--text-column")
+    p.add_argument("--encoder")
+    p.add_argument("--out", required=True, help="pairs as .csv/.tsv or .jsonl")
+    p.add_argument("-k", "--neighbours", type=int, default=50, help="neighbours per text")
+    p.add_argument("--floor", type=float, default=0.8, help="minimum cosine similarity")
+    p.add_argument("--nprobe", type=int, default=16, help="IVF clusters probed (large corpora)")
+    _reranker_args(p)
+    p.set_defaults(func=cmd_mine)
+
+    p = subparsers.add_parser("match", help="match two collections (texts of any length)")
+    p.add_argument("--queries", required=True, help="corpus file of queries")
+    p.add_argument("--candidates", required=True, help="corpus file of candidates")
+    p.add_argument("--out", required=True, help="results as .csv/.tsv or .jsonl")
+    p.add_argument("-k", "--top-k", type=int, default=10)
+    p.add_argument("--pool", choices=("max", "mean"), default="max")
+    p.add_argument("--top-n", type=int, default=3, help="passages averaged by --pool mean")
+    p.add_argument("--max-words", type=int, default=160, help="passage budget in words")
+    p.add_argument("--overlap", type=int, default=32, help="words shared by passages")
+    p.add_argument("--encoder")
+    p.add_argument("--reranker")
+    p.set_defaults(func=cmd_match)
+
+    p = subparsers.add_parser("serve", help="run the HTTP service")
+    p.add_argument("--index", required=True)
+    p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
+    p.add_argument("--encoder", help="the encoder the index was built with (checked)")
+    p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+
+def _read(args: argparse.Namespace, path: str) -> Any:
+    from pairlm.search.corpus import read_corpus
+
+    return read_corpus(
+        path,
+        id_column=getattr(args, "id_column", None),
+        text_column=getattr(args, "text_column", None),
+    )
+
+
+def _info_table(info: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    t = Table(title=f"index {info['path']}", show_header=False)
+    for k in (
+        "documents",
+        "faiss_vectors",
+        "tombstones",
+        "index_type",
+        "dim",
+        "encoder_name",
+        "encoder_version",
+        "bytes_on_disk",
+    ):
+        t.add_row(k, str(info[k]))
+    for k in ("consistent",):
+        if k in info:
+            t.add_row(k, str(info[k]))
+    return t
+
+
+@_errors
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from pairlm.search.index import CorpusIndex, IndexConfig
+
+    corpus = _read(args, args.corpus)
+    cfg = IndexConfig(**({"hnsw_threshold": args.hnsw_threshold} if args.hnsw_threshold else {}))
+    t0 = time.perf_counter()
+    idx = CorpusIndex.build(
+        args.out,
+        corpus.ids,
+        corpus.texts,
+        encoder=args.encoder,
+        config=cfg,
+        overwrite=args.overwrite,
+    )
+    info = idx.info()
+    idx.close()
+    con = _console()
+    con.print(_info_table(info))
+    con.print(f"built in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+@_errors
+def cmd_index_add(args: argparse.Namespace) -> int:
+    from pairlm.search.index import CorpusIndex
+
+    corpus = _read(args, args.corpus)
+    with CorpusIndex.open(args.index) as idx:
+        n = idx.add(corpus.ids, corpus.texts)
+        _console().print(f"added {n} documents; the index holds {len(idx)}")
+    return 0
+
+
+@_errors
+def cmd_index_delete(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pairlm.search.index import CorpusIndex
+
+    ids = list(args.ids)
+    if args.ids_file:
+        ids += [x.strip() for x in Path(args.ids_file).read_text().splitlines() if x.strip()]
+    if not ids:
+        raise ValueError("give ids to delete (arguments or --ids-file)")
+    with CorpusIndex.open(args.index, load_encoder=False) as idx:
+        n = idx.delete(ids)
+        _console().print(f"deleted {n} of {len(ids)} ids; the index holds {len(idx)}")
+    return 0
+
+
+@_errors
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from pairlm.search.index import CorpusIndex
+
+    with CorpusIndex.open(args.index, load_encoder=False) as idx:
+        info = {**idx.info(), **idx.check()}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        _console().print(_info_table(info))
+    return 0 if info["consistent"] else 1
+
+
+@_errors
+def cmd_search(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from pairlm.search.index import CorpusIndex
+    from pairlm.search.rerank import Reranker, search_and_rerank
+
+    rr = Reranker(args.reranker, args.threshold) if args.reranker else None
+    with CorpusIndex.open(args.index) as idx:
+        results = search_and_rerank(
+            idx, args.text, k=args.top_k, reranker=rr, threshold=args.threshold
+        )
+    con = _console()
+    for q, hits in zip(args.text, results):
+        if args.json:
+            print(json.dumps({"query": q, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+            continue
+        t = Table(title=q)
+        t.add_column("#", justify="right")
+        t.add_column("id")
+        t.add_column("cosine", justify="right")
+        if rr is not None:
+            t.add_column("P(dup)", justify="right")
+        t.add_column("text")
+        for r, h in enumerate(hits, 1):
+            row = [str(r), h.doc_id, f"{h.score:.3f}"]
+            if rr is not None:
+                row.append(f"{h.probability:.3f}")
+            t.add_row(*row, h.text)
+        con.print(t)
+    return 0
+
+
+@_errors
+def cmd_mine(args: argparse.Namespace) -> int:
+    from pairlm.search.mining import mine_index, mine_pairs, write_pairs
+    from pairlm.search.rerank import Reranker
+
+    rr = Reranker(args.reranker, args.threshold) if args.reranker else None
+    kw = {
+        "k": args.neighbours,
+        "floor": args.floor,
+        "reranker": rr,
+        "threshold": args.threshold,
+        "nprobe": args.nprobe,
+    }
+    t0 = time.perf_counter()
+    if args.index:
+        from pairlm.search.index import CorpusIndex
+
+        with CorpusIndex.open(args.index, load_encoder=False) as idx:
+            pairs = mine_index(idx, **kw)
+    else:
+        from pairlm.models.encoders import encode_unique, load_sentence_encoder
+
+        corpus = _read(args, args.corpus)
+        emb = encode_unique(load_sentence_encoder(args.encoder), corpus.texts)
+        pairs = mine_pairs(corpus.ids, corpus.texts, emb, **kw)
+    write_pairs(pairs, args.out)
+    from rich.table import Table
+
+    t = Table(title=f"{len(pairs)} pairs → {args.out} ({time.perf_counter() - t0:.1f}s)")
+    for c in ("id_a", "id_b", "cosine", "P(dup)", "text_a", "text_b"):
+        t.add_column(c)
+    for q in pairs[:10]:
+        t.add_row(
+            q.id_a,
+            q.id_b,
+            f"{q.similarity:.3f}",
+            "" if q.probability is None else f"{q.probability:.3f}",
+            q.text_a[:60],
+            q.text_b[:60],
+        )
+    _console().print(t)
+    return 0
+
+
+@_errors
+def cmd_match(args: argparse.Namespace) -> int:
+    from pairlm.models.encoders import load_sentence_encoder
+    from pairlm.search.matching import match, write_matches
+    from pairlm.search.rerank import Reranker
+
+    q = _read(args, args.queries)
+    c = _read(args, args.candidates)
+    rr = Reranker(args.reranker) if args.reranker else None
+    t0 = time.perf_counter()
+    res = match(
+        q.ids,
+        q.texts,
+        c.ids,
+        c.texts,
+        encoder=load_sentence_encoder(args.encoder),
+        k=args.top_k,
+        pool=args.pool,
+        top_n=args.top_n,
+        max_words=args.max_words,
+        overlap=args.overlap,
+        reranker=rr,
+    )
+    n = write_matches(res, args.out)
+    _console().print(
+        f"{len(q)} queries × {len(c)} candidates: {n} rows → {args.out} "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
+    return 0
+
+
+@_errors
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pairlm.serve.app import serve
+    from pairlm.serve.config import load_config
+
+    serve(
+        args.index,
+        reranker_dir=args.reranker,
+        encoder=args.encoder,
+        config=load_config(args.config),
+        host=args.host,
+        port=args.port,
+    )
+    return 0

@@ -1,0 +1,108 @@
+"""Retrieve-then-rerank: embedding top-k, then any saved `PairClassifier` gives P(duplicate)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pairlm.data.pairs import PairDataset
+from pairlm.models.base import PairClassifier, load_model
+
+if TYPE_CHECKING:
+    from pairlm.search.index import CorpusIndex, Hit
+
+log = logging.getLogger(__name__)
+
+
+class Reranker:
+    """Wraps a fitted `PairClassifier` (or the directory of a saved one) to score text pairs.
+
+    `threshold` defaults to the model's learned `threshold_`.
+    """
+
+    def __init__(
+        self,
+        model: PairClassifier | str | Path,
+        threshold: float | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        if isinstance(model, (str, Path)):
+            self.path: str | None = str(model)
+            model = load_model(model)
+        else:
+            self.path = None
+        if not isinstance(model, PairClassifier):
+            raise TypeError(f"reranker must be a PairClassifier, got {type(model).__name__}")
+        model._check_fitted()
+        self.model = model
+        self.threshold = float(model.threshold_ if threshold is None else threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        self.batch_size = int(batch_size)
+
+    @property
+    def family(self) -> str:
+        return self.model.family
+
+    def score(self, text_a: Sequence[str], text_b: Sequence[str]) -> np.ndarray:
+        """P(duplicate) for each (text_a[i], text_b[i]), shape (n,)."""
+        if len(text_a) != len(text_b):
+            raise ValueError(f"{len(text_a)} first texts but {len(text_b)} second texts")
+        if len(text_a) == 0:
+            return np.zeros(0, dtype=np.float64)
+        out = []
+        for s in range(0, len(text_a), self.batch_size):
+            ds = PairDataset.from_pairs(
+                list(text_a[s : s + self.batch_size]), list(text_b[s : s + self.batch_size])
+            )
+            out.append(np.asarray(self.model.predict_proba(ds), dtype=np.float64))
+        return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+def rerank_hits(
+    reranker: Reranker,
+    query: str,
+    hits: list[Hit],
+    *,
+    threshold: float | None = None,
+    keep_below: bool = False,
+) -> list[Hit]:
+    """Set `probability` on each hit, sort by it, and keep those at or above the threshold."""
+    if not hits:
+        return []
+    p = reranker.score([query] * len(hits), [h.text for h in hits])
+    for h, pi in zip(hits, p):
+        h.probability = float(pi)
+    thr = reranker.threshold if threshold is None else threshold
+    hits = sorted(hits, key=lambda h: (-(h.probability or 0.0), -h.score))
+    return hits if keep_below else [h for h in hits if (h.probability or 0.0) >= thr]
+
+
+def search_and_rerank(
+    index: CorpusIndex,
+    queries: str | Sequence[str],
+    *,
+    k: int = 10,
+    reranker: Reranker | None = None,
+    candidates: int | None = None,
+    threshold: float | None = None,
+    min_score: float | None = None,
+) -> list[list[Hit]]:
+    """Top `candidates` (default `k`, or 3·k with a reranker) by embedding; with a reranker,
+    keep those whose P(duplicate) ≥ `threshold` (default: the reranker's), best first; at most
+    `k` per query. `min_score` drops embedding hits below a cosine similarity."""
+    qs = [queries] if isinstance(queries, str) else list(queries)
+    n_cand = candidates or (3 * k if reranker is not None else k)
+    results = index.search(qs, max(n_cand, k))
+    out = []
+    for q, hits in zip(qs, results):
+        if min_score is not None:
+            hits = [h for h in hits if h.score >= min_score]
+        if reranker is not None:
+            hits = rerank_hits(reranker, q, hits, threshold=threshold)
+        out.append(hits[:k])
+    return out

@@ -1,0 +1,96 @@
+"""Service settings: limits with safe defaults, the API key, read from a TOML file and the
+environment.
+
+A config file (``--config FILE``) holds a ``[serve]`` table with any of the fields of
+`ServeConfig`; the API key comes from ``api_key`` there or, taking precedence, from the
+environment variable ``PAIRLM_API_KEY``. Without a key, the endpoints that change the index
+answer 401 to every request (they are never open by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+API_KEY_ENV = "PAIRLM_API_KEY"
+
+
+@dataclass
+class ServeConfig:
+    """Limits and settings of `pairlm serve`."""
+
+    max_texts: int = 64
+    """Texts (or pairs, or documents) per request."""
+    max_chars: int = 10_000
+    """Characters per text."""
+    max_top_k: int = 100
+    max_body_bytes: int = 1_000_000
+    """Request bodies above this size get 413 (checked on Content-Length and while streaming)."""
+    default_top_k: int = 10
+    api_key: str | None = None
+    reranker_threshold: float | None = None
+    """Overrides the reranker's learned threshold when set."""
+    match_max_words: int = 160
+    match_overlap: int = 32
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_texts",
+            "max_chars",
+            "max_top_k",
+            "max_body_bytes",
+            "default_top_k",
+            "match_max_words",
+            "match_overlap",
+        ):
+            v = getattr(self, name)
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int)
+                or v < 0
+                or (v == 0 and name != "match_overlap")
+            ):
+                raise ValueError(f"serve config {name} must be a positive integer, got {v!r}")
+        if self.default_top_k > self.max_top_k:
+            raise ValueError("serve config default_top_k must be <= max_top_k")
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise ValueError("serve config api_key must be a string")
+        if self.api_key == "":
+            self.api_key = None
+        t = self.reranker_threshold
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1
+        ):
+            raise ValueError(f"serve config reranker_threshold must be in [0, 1], got {t!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServeConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown serve config key(s): {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> ServeConfig:
+    """Read ``[serve]`` from a TOML file (if given), apply `overrides` (None values ignored),
+    then take the API key from ``PAIRLM_API_KEY`` when set."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ValueError(f"cannot read serve config {p}: {e}") from e
+        data = dict(doc.get("serve", {}))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    env_key = os.environ.get(API_KEY_ENV)
+    if env_key:
+        data["api_key"] = env_key
+    return ServeConfig.from_dict(data)

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from conftest import API_KEY, start_server
+from pairlm.serve.config import ServeConfig, load_config
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def test_health_and_search(server):
+    h = httpx.get(server.url + "/health").json()
+    assert h["status"] == "ok" and h["documents"] == 10 and h["reranker"] == "test-overlap"
+    r = httpx.post(
+        server.url + "/v1/search",
+        json={"text": "how do i learn python", "top_k": 3, "rerank": False},
+    )
+    assert r.status_code == 200
+    hits = r.json()["results"][0]["hits"]
+    assert hits[0]["id"] == "d1" and len(hits) == 3 and hits[0]["probability"] is None
+    r = httpx.post(server.url + "/v1/search", json={"texts": ["how do i learn python"], "top_k": 5})
+    body = r.json()
+    assert body["reranked"] and body["results"][0]["hits"][0]["probability"] == pytest.approx(1.0)
+    assert all(h["probability"] >= 0.6 for h in body["results"][0]["hits"])
+
+
+def test_score(server):
+    r = httpx.post(
+        server.url + "/v1/score",
+        json={
+            "pairs": [
+                {"text_a": "how do i learn python", "text_b": "how do i learn python"},
+                {"text_a": "how do i learn python", "text_b": "why is the sky blue"},
+            ]
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["probabilities"][0] == pytest.approx(1.0) and body["probabilities"][1] < 0.3
+    assert body["duplicates"] == [True, False] and 0 < body["threshold"] < 1
+
+
+def test_match_with_candidates_and_against_index(server):
+    long_doc = (
+        ("I cook rice every day. " * 3) + "Sometimes I travel to Japan. " + "The sky is blue. " * 3
+    )
+    r = httpx.post(
+        server.url + "/v1/match",
+        json={
+            "queries": [{"id": "q1", "text": "how can i cook rice"}],
+            "candidates": [
+                {"id": "c1", "text": long_doc},
+                {"id": "c2", "text": "how to make money fast"},
+            ],
+            "top_k": 2,
+            "pool": "mean",
+        },
+    )
+    assert r.status_code == 200, r.text
+    ms = r.json()["results"][0]["matches"]
+    assert [m["rank"] for m in ms] == [1, 2] and {m["candidate_id"] for m in ms} == {"c1", "c2"}
+    r = httpx.post(
+        server.url + "/v1/match",
+        json={"queries": [{"id": "q", "text": "how do i learn python"}], "top_k": 2},
+    )
+    assert r.json()["results"][0]["matches"][0]["candidate_id"] == "d1"
+
+
+def test_documents_require_key_and_change_the_index(server):
+    doc = {"documents": [{"id": "new1", "text": "where can i buy a cheap phone"}]}
+    assert httpx.post(server.url + "/v1/documents", json=doc).status_code == 401
+    assert (
+        httpx.post(
+            server.url + "/v1/documents", json=doc, headers={"X-API-Key": "wrong"}
+        ).status_code
+        == 401
+    )
+    r = httpx.post(server.url + "/v1/documents", json=doc, headers={"X-API-Key": API_KEY})
+    assert r.status_code == 200 and r.json() == {"added": 1, "documents": 11}
+    hit = httpx.post(
+        server.url + "/v1/search", json={"text": "where can i buy a cheap phone", "rerank": False}
+    ).json()
+    assert hit["results"][0]["hits"][0]["id"] == "new1"
+    assert httpx.delete(server.url + "/v1/documents/new1").status_code == 401
+    r = httpx.delete(server.url + "/v1/documents/new1", headers=AUTH)
+    assert r.status_code == 200 and r.json()["documents"] == 10
+    assert httpx.delete(server.url + "/v1/documents/new1", headers=AUTH).status_code == 404
+
+
+def test_limits_and_schema_errors_then_still_up(server):
+    u = server.url
+    # body size: Content-Length over the limit, and a streamed (chunked) body over it
+    assert (
+        httpx.post(
+            u + "/v1/search", content=b"x" * 30_000, headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+
+    def chunks():
+        yield b'{"text": "'
+        for _ in range(30):
+            yield b"a" * 1000
+        yield b'"}'
+
+    r = httpx.post(u + "/v1/search", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert httpx.post(u + "/v1/search", json={"texts": ["a b"] * 9}).status_code == 413
+    assert httpx.post(u + "/v1/search", json={"text": "a" * 501}).status_code == 413
+    assert (
+        httpx.post(
+            u + "/v1/score", json={"pairs": [{"text_a": "a", "text_b": "b"}] * 5}
+        ).status_code
+        == 413
+    )
+    # schema errors
+    assert httpx.post(u + "/v1/search", json={"text": "a", "top_k": 21}).status_code == 422
+    assert httpx.post(u + "/v1/search", json={"text": "a", "top_k": 0}).status_code == 422
+    assert httpx.post(u + "/v1/search", json={"txt": "a"}).status_code == 422
+    assert httpx.post(u + "/v1/search", json={"text": "a", "texts": ["b"]}).status_code == 422
+    assert httpx.post(u + "/v1/score", json={"pairs": [["a"]]}).status_code == 422
+    assert (
+        httpx.post(
+            u + "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
+    assert httpx.post(u + "/v1/documents", json={"documents": []}, headers=AUTH).status_code == 422
+    assert httpx.get(u + "/health").status_code == 200
+
+
+def test_metrics(server):
+    httpx.get(server.url + "/health")
+    text = httpx.get(server.url + "/metrics").text
+    assert 'pairlm_http_requests_total{route="/health",method="GET",status="200"}' in text
+    assert "pairlm_http_request_duration_seconds_bucket" in text
+    assert "pairlm_index_documents 10" in text
+    assert 'status="413"' in text and 'status="401"' in text
+
+
+def test_503_when_loading_failed(tmp_path):
+    srv = start_server(tmp_path / "no-index", tmp_path / "log.txt")
+    try:
+        h = httpx.get(srv.url + "/health")
+        assert h.status_code == 503 and h.json()["status"] == "error"
+        assert "not a pairlm index" in h.json()["error"]
+        r = httpx.post(srv.url + "/v1/search", json={"text": "hello"})
+        assert r.status_code == 503 and "failed to load" in r.json()["detail"]
+    finally:
+        srv.stop()
+
+
+def test_503_while_loading(tmp_path):
+    from fastapi import HTTPException
+
+    from pairlm.serve.app import ServiceState
+
+    st = ServiceState(tmp_path, None, None, ServeConfig())
+    with pytest.raises(HTTPException) as e:
+        st.require()
+    assert e.value.status_code == 503 and "loading" in e.value.detail
+
+
+def test_config_file_and_env(tmp_path, monkeypatch):
+    f = tmp_path / "c.toml"
+    f.write_text('[serve]\nmax_texts = 3\napi_key = "from-file"\n')
+    monkeypatch.delenv("PAIRLM_API_KEY", raising=False)
+    assert load_config(f).api_key == "from-file" and load_config(f).max_texts == 3
+    monkeypatch.setenv("PAIRLM_API_KEY", "from-env")
+    assert load_config(f).api_key == "from-env"
+    f.write_text("[serve]\nmax_textz = 3\n")
+    with pytest.raises(ValueError, match="max_textz"):
+        load_config(f)
+    with pytest.raises(ValueError, match="max_chars"):
+        ServeConfig(max_chars=0)
+    assert json.dumps(ServeConfig().max_body_bytes)
