@@ -221,10 +221,16 @@ def concat(datasets: Sequence[PairDataset], name: str = "") -> PairDataset:
     """Concatenate datasets (reports are not merged)."""
     if not datasets:
         raise ValueError("concat needs at least one dataset")
+
     def cat(col: str) -> np.ndarray:
         return np.concatenate([getattr(d, col) for d in datasets])
 
     return PairDataset(
-        cat("pair_id"), cat("text_a"), cat("text_b"), cat("label"), cat("id_a"), cat("id_b"),
+        cat("pair_id"),
+        cat("text_a"),
+        cat("text_b"),
+        cat("label"),
+        cat("id_a"),
+        cat("id_b"),
         name=name or datasets[0].name,
     )
