@@ -181,7 +181,6 @@ def cross_validate(
 
     Folds already stored are skipped. `only_folds` restricts the work to some folds.
     """
-    from pairlm.evaluation.metrics import binary_metrics
     from pairlm.models.registry import create, get_family
 
     protocol = protocol or Protocol()
@@ -216,28 +215,7 @@ def cross_validate(
             t0 = time.perf_counter()
             model.fit(train, valid)
             fit_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            proba = np.asarray(model.predict_proba(test), dtype=np.float64)
-            pred_s = time.perf_counter() - t0
-            metrics = binary_metrics(test.y, proba, model.threshold_)
-            result = FoldResult(
-                fold,
-                len(train),
-                len(valid),
-                len(test),
-                float(model.threshold_),
-                metrics,
-                fit_s,
-                pred_s,
-            )
-            store.save_fold(run.run_id, result, test_idx, test.pair_id, test.y, proba)
-            log.info(
-                "run %s fold %d: F1 %.4f AUC %.4f",
-                run.name,
-                fold,
-                metrics["f1"],
-                metrics["roc_auc"],
-            )
+            metrics = score_fold(store, run, model, fold, train, valid, test_idx, test, fit_s)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(f1=f"{metrics['f1']:.4f}")
@@ -247,6 +225,39 @@ def cross_validate(
         if bar is not None:
             bar.close()
     return run
+
+
+def score_fold(
+    store: ResultStore,
+    run: RunInfo,
+    model: Any,
+    fold: int,
+    train: PairDataset,
+    valid: PairDataset,
+    test_idx: np.ndarray,
+    test: PairDataset,
+    fit_seconds: float,
+) -> dict[str, float]:
+    """Score a fitted model on a fold's test pairs and store metrics and predictions at once."""
+    from pairlm.evaluation.metrics import binary_metrics
+
+    t0 = time.perf_counter()
+    proba = np.asarray(model.predict_proba(test), dtype=np.float64)
+    pred_s = time.perf_counter() - t0
+    metrics = binary_metrics(test.y, proba, model.threshold_)
+    result = FoldResult(
+        fold,
+        len(train),
+        len(valid),
+        len(test),
+        float(model.threshold_),
+        metrics,
+        fit_seconds,
+        pred_s,
+    )
+    store.save_fold(run.run_id, result, test_idx, test.pair_id, test.y, proba)
+    log.info("run %s fold %d: F1 %.4f AUC %.4f", run.name, fold, metrics["f1"], metrics["roc_auc"])
+    return metrics
 
 
 def _progress(flag: bool | None, total: int, initial: int, desc: str) -> Any:

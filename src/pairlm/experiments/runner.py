@@ -478,12 +478,9 @@ def transfer_validate(
     Resumable: a fold is skipped for the targets that already have it; the model of a fold
     is trained only when some target still needs that fold. Returns the targets' RunInfos.
     """
-    import numpy as np
 
     from pairlm.data.splits import fold_indices, stratified_subsample
-    from pairlm.evaluation.cv import fold_data, prepare
-    from pairlm.evaluation.metrics import binary_metrics
-    from pairlm.experiments.store import FoldResult
+    from pairlm.evaluation.cv import fold_data, prepare, score_fold
     from pairlm.models.registry import create, get_family
 
     cls = get_family(spec.model)
@@ -525,22 +522,7 @@ def transfer_validate(
                 seed = target_protocol.seed * 1000 + fold
                 test_idx = test_idx[stratified_subsample(sub, target_protocol.max_test, seed)]
             test = tprep.dataset.subset(test_idx)
-            t0 = time.perf_counter()
-            proba = np.asarray(model.predict_proba(test), dtype=np.float64)
-            pred_s = time.perf_counter() - t0
-            metrics = binary_metrics(test.y, proba, model.threshold_)
-            result = FoldResult(
-                fold,
-                len(train),
-                len(valid),
-                len(test),
-                float(model.threshold_),
-                metrics,
-                fit_s,
-                pred_s,
-            )
-            store.save_fold(run.run_id, result, test_idx, test.pair_id, test.y, proba)
-            log.info("run %s fold %d: F1 %.4f", run.name, fold, metrics["f1"])
+            score_fold(store, run, model, fold, train, valid, test_idx, test, fit_s)
             if on_fold is not None:
                 on_fold(run.name, fold, protocol.folds)
     return [r for r, _ in runs]

@@ -8,18 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from pairlm.evaluation.metrics import METRIC_NAMES as MEAN_METRICS
 from pairlm.experiments.store import ResultStore, RunInfo
-
-MEAN_METRICS = (
-    "f1",
-    "precision",
-    "recall",
-    "accuracy",
-    "roc_auc",
-    "average_precision",
-    "mcc",
-    "log_loss",
-)
 
 
 @dataclass
