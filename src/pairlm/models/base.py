@@ -153,9 +153,13 @@ def check_pairs(pairs: Any, *, require_labels: bool = False, what: str = "pairs"
     if require_labels:
         missing = int((pairs.label == MISSING_LABEL).sum())
         if missing:
-            raise ValueError(f"{what} has {missing} unlabelled pairs; fit needs a 0/1 label on every pair")
+            raise ValueError(
+                f"{what} has {missing} unlabelled pairs; fit needs a 0/1 label on every pair"
+            )
         if len(np.unique(pairs.label)) < 2:
-            raise ValueError(f"{what} has only one class ({int(pairs.label[0])}); fit needs both 0 and 1")
+            raise ValueError(
+                f"{what} has only one class ({int(pairs.label[0])}); fit needs both 0 and 1"
+            )
     return pairs
 
 

@@ -57,7 +57,9 @@ def resolve_encoder(name_or_path: str | None = None) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_sentence_encoder(name_or_path: str | None = None, device: str = "cpu") -> SentenceTransformer:
+def load_sentence_encoder(
+    name_or_path: str | None = None, device: str = "cpu"
+) -> SentenceTransformer:
     """A SentenceTransformer, loaded once per process (cached by name and device)."""
     from sentence_transformers import SentenceTransformer
 

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 _FAMILIES: dict[str, str] = {
     "lexical": "pairlm.models.lexical:LexicalClassifier",
+    "siamese-cnn": "pairlm.models.siamese_cnn:SiameseCNNClassifier",
+    "biencoder": "pairlm.models.biencoder:BiEncoderClassifier",
+    "crossencoder": "pairlm.models.crossencoder:CrossEncoderClassifier",
+    "llm-zeroshot": "pairlm.models.llm.prompting:LLMZeroShotClassifier",
+    "llm-fewshot": "pairlm.models.llm.prompting:LLMFewShotClassifier",
 }
 
 
