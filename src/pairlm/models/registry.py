@@ -20,6 +20,7 @@ _FAMILIES: dict[str, str] = {
     "crossencoder": "pairlm.models.crossencoder:CrossEncoderClassifier",
     "llm-zeroshot": "pairlm.models.llm.prompting:LLMZeroShotClassifier",
     "llm-fewshot": "pairlm.models.llm.prompting:LLMFewShotClassifier",
+    "llm-lora": "pairlm.models.llm.lora:LLMLoRAClassifier",
 }
 
 

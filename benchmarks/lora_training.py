@@ -1,0 +1,192 @@
+"""LoRA / QLoRA training speed on SmolLM2-135M with QQP pairs: naive set-up vs pairlm's.
+
+Settings (each in its own subprocess, so its peak memory is its own; 2 torch threads):
+
+- ``lora_naive``: fp32 weights, every batch padded to 64 tokens, full-sequence LM loss
+  (prompt + answer word, labels = inputs) — the usual first SFT script;
+- ``lora_pairlm``: pairlm's path (length-sorted batches, dynamic padding, loss on the
+  answer at the last position only, `logits_to_keep=1`) with its default dtype ("auto":
+  float32 for LoRA on a CPU, bf16 on a GPU); adapters stay fp32;
+- ``lora_pairlm_bf16``: the same with bf16 base weights (does bf16 pay for LoRA on a CPU?);
+- ``qlora_naive`` / ``qlora_pairlm``: the same two with the base in 4-bit NF4
+  (bitsandbytes; compute dtype fp32 for the naive one, "auto" for pairlm's: bf16 on a CPU
+  with AVX512-BF16/AMX).
+
+LoRA r=8 on q_proj/v_proj, AdamW, batch 8. Prints one JSON object: examples/s and peak RSS
+per setting and the ratios pairlm/naive.
+
+    .venv/bin/python benchmarks/lora_training.py [--steps 8] [--pairs 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+_SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
+SETTINGS = ("lora_naive", "lora_pairlm", "qlora_naive", "qlora_pairlm", "lora_pairlm_bf16")
+
+
+def _pairs(n: int):
+    import numpy as np
+
+    from pairlm.data import load_dataset
+
+    ds = load_dataset("qqp-subset")
+    idx = np.sort(np.random.default_rng(0).permutation(len(ds))[:n])
+    return ds.subset(idx)
+
+
+def run_setting(name: str, steps: int, n_pairs: int, batch_size: int) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(2)
+    from pairlm.models.llm.backbone import resolve_dtype
+    from pairlm.models.llm.lora import LLMLoRAClassifier
+    from pairlm.models.torch_utils import length_sorted_batches, seed_everything
+
+    seed_everything(0)
+    naive = name.endswith("naive")
+    quant = name.startswith("qlora")
+    dtype = "float32" if naive else "bfloat16" if name.endswith("bf16") else "auto"
+    clf = LLMLoRAClassifier(
+        backbone="smollm2",
+        dtype=dtype,
+        device="cpu",
+        load_in="4bit" if quant else None,
+        r=8,
+        lora_alpha=16,
+        lora_dropout=0.05,
+        progress=False,
+    )
+    clf.template_ = clf._template()
+    clf._build()
+    model = clf._rt["model"]
+    model.train()
+    pairs = _pairs(n_pairs)
+    seqs = clf._encode(pairs)
+    y = pairs.y.astype(np.int64)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    pad = clf._pad_id()
+    answers = clf._rt["answers"].seqs
+
+    if naive:
+        # Prompt + answer word, right-padded to 64 tokens, causal LM loss on every token.
+        full = [(s + list(answers[int(t)][0]))[-64:] for s, t in zip(seqs, y)]
+        rng = np.random.default_rng(0)
+        order = rng.permutation(len(full))
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+        def step(b: np.ndarray) -> tuple[float, int, int]:
+            ids = torch.full((len(b), 64), pad, dtype=torch.long)
+            mask = torch.zeros((len(b), 64), dtype=torch.long)
+            for j, i in enumerate(b):
+                ids[j, : len(full[i])] = torch.tensor(full[i])
+                mask[j, : len(full[i])] = 1
+            labels = ids.masked_fill(mask == 0, -100)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            return float(loss.detach()), int(mask.sum()), ids.numel()
+    else:
+        batches = length_sorted_batches([len(s) for s in seqs], batch_size, shuffle=True)
+
+        def step(b: np.ndarray) -> tuple[float, int, int]:
+            sub = [seqs[i] for i in b]
+            loss = clf._loss(sub, y[b])
+            loss.backward()
+            return float(loss.detach()), sum(map(len, sub)), len(sub) * max(map(len, sub))
+
+    times, losses, real, padded, n_ex = [], [], 0, 0, 0
+    for k in range(steps + 1):  # the first step warms up and is not timed
+        b = batches[k % len(batches)]
+        t0 = time.perf_counter()
+        loss, r, p = step(b)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        dt = time.perf_counter() - t0
+        if k:
+            times.append(dt)
+            losses.append(loss)
+            real += r
+            padded += p
+            n_ex += len(b)
+    return {
+        "setting": name,
+        "examples_per_s": round(n_ex / sum(times), 3),
+        "median_step_s": round(float(np.median(times)), 3),
+        "steps": steps,
+        "batch_size": batch_size,
+        "real_tokens": real,
+        "padded_tokens": padded,
+        "base_dtype": str(resolve_dtype(clf._dtype_name(), "cpu")),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--pairs", type=int, default=400)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--setting", choices=SETTINGS, help="run one setting (internal)")
+    ap.add_argument("--only", action="append", choices=SETTINGS)
+    args = ap.parse_args()
+    if args.setting:
+        print(json.dumps(run_setting(args.setting, args.steps, args.pairs, args.batch_size)))
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1"}
+    results: dict[str, dict] = {}
+    t0 = time.perf_counter()
+    for name in args.only or SETTINGS:
+        cmd = [sys.executable, __file__, "--setting", name, "--steps", str(args.steps)]
+        cmd += ["--pairs", str(args.pairs), "--batch-size", str(args.batch_size)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            results[name] = {"error": out.stderr.strip().splitlines()[-1:]}
+            continue
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps(results[name]), file=sys.stderr, flush=True)  # progress
+
+    def ratio(a: str, b: str, key: str = "examples_per_s") -> float | None:
+        if key in results.get(a, {}) and key in results.get(b, {}):
+            return round(results[a][key] / results[b][key], 2)
+        return None
+
+    from pairlm.models.llm.backbone import cpu_has_bf16
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "lora_training",
+                "backbone": "SmolLM2-135M-Instruct",
+                "data": "qqp-subset",
+                "threads": 2,
+                "cpu_bf16": cpu_has_bf16(),
+                "lora": "r=8 on q_proj,v_proj",
+                "settings": results,
+                "speedup_lora_pairlm_vs_naive": ratio("lora_pairlm", "lora_naive"),
+                "bf16_weights_gain_lora": ratio("lora_pairlm_bf16", "lora_pairlm"),
+                "speedup_qlora_pairlm_vs_naive": ratio("qlora_pairlm", "qlora_naive"),
+                "memory_ratio_lora_pairlm_vs_naive": ratio(
+                    "lora_pairlm", "lora_naive", "peak_rss_mb"
+                ),
+                "memory_ratio_qlora_pairlm_vs_naive": ratio(
+                    "qlora_pairlm", "qlora_naive", "peak_rss_mb"
+                ),
+                "target": ">= 2x examples/s of the naive set-up",
+                "seconds": round(time.perf_counter() - t0, 1),
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
