@@ -495,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.verbose == 0:
+        # transformers prints a load report per model (e.g. the newly initialised head of a
+        # cross-encoder, expected) once per fold; keep the CLI's output to pairlm's own.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
