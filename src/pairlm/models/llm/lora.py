@@ -47,9 +47,9 @@ import numpy as np
 
 from pairlm.data.pairs import PairDataset
 from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs, inner_split
+from pairlm.models.llm.prompting import validate_llm_fields
 from pairlm.models.llm.prompts import (
     PromptTemplate,
-    TemplateError,
     Verbaliser,
     get_template,
     with_answer_style,
@@ -191,26 +191,11 @@ class LoRAConfig(ModelConfig):
             raise ConfigError(f"max_steps must be >= 1 or null, got {self.max_steps}")
         if self.max_length < 16:
             raise ConfigError(f"max_length must be >= 16, got {self.max_length}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(
-                f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {self.dtype!r}"
-            )
-        if self.load_in not in (None, "8bit", "4bit"):
-            raise ConfigError(f"load_in must be '8bit', '4bit' or null, got {self.load_in!r}")
         if self.eval_steps is not None and self.eval_steps < 1:
             raise ConfigError(f"eval_steps must be >= 1 or null, got {self.eval_steps}")
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
-        if self.max_valid is not None and self.max_valid < 10:
-            raise ConfigError(f"max_valid must be >= 10 or null, got {self.max_valid}")
-        if self.verbaliser and len(self.verbaliser.split("/")) != 2:
-            raise ConfigError(
-                f"verbaliser must be 'POSITIVE/NEGATIVE' (e.g. 'yes/no'), got {self.verbaliser!r}"
-            )
-        try:
-            get_template(self.template)
-        except TemplateError as e:
-            raise ConfigError(f"template: {e}") from e
+        validate_llm_fields(self)
 
 
 class LLMLoRAClassifier(PairClassifier):

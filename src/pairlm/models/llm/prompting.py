@@ -47,6 +47,27 @@ STATE_FILE = "llm_prompting.json"
 KNN_FILE = "knn_pool.safetensors"
 
 
+def validate_llm_fields(cfg: Any) -> None:
+    """Checks shared by every LLM family's config (prompting and LoRA): dtype, quantised
+    loading, validation cap, verbaliser and template. Raises ConfigError naming the key."""
+    if cfg.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise ConfigError(
+            f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {cfg.dtype!r}"
+        )
+    if cfg.load_in not in (None, "8bit", "4bit"):
+        raise ConfigError(f"load_in must be '8bit', '4bit' or null, got {cfg.load_in!r}")
+    if cfg.max_valid is not None and cfg.max_valid < 10:
+        raise ConfigError(f"max_valid must be >= 10 or null, got {cfg.max_valid}")
+    if cfg.verbaliser and len(cfg.verbaliser.split("/")) != 2:
+        raise ConfigError(
+            f"verbaliser must be 'POSITIVE/NEGATIVE' (e.g. 'yes/no'), got {cfg.verbaliser!r}"
+        )
+    try:
+        get_template(cfg.template)
+    except TemplateError as e:
+        raise ConfigError(f"template: {e}") from e
+
+
 @dataclass
 class LLMZeroShotConfig(ModelConfig):
     """Config of `llm-zeroshot` (and the base of `llm-fewshot`)."""
@@ -88,22 +109,7 @@ class LLMZeroShotConfig(ModelConfig):
             raise ConfigError(f"max_length must be >= 32, got {self.max_length}")
         if self.max_text_tokens < 1:
             raise ConfigError(f"max_text_tokens must be >= 1, got {self.max_text_tokens}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(
-                f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {self.dtype!r}"
-            )
-        if self.load_in not in (None, "8bit", "4bit"):
-            raise ConfigError(f"load_in must be '8bit', '4bit' or null, got {self.load_in!r}")
-        if self.max_valid is not None and self.max_valid < 10:
-            raise ConfigError(f"max_valid must be >= 10 or null, got {self.max_valid}")
-        if self.verbaliser and len(self.verbaliser.split("/")) != 2:
-            raise ConfigError(
-                f"verbaliser must be 'POSITIVE/NEGATIVE' (e.g. 'yes/no'), got {self.verbaliser!r}"
-            )
-        try:
-            get_template(self.template)
-        except TemplateError as e:
-            raise ConfigError(f"template: {e}") from e
+        validate_llm_fields(self)
 
 
 @dataclass
