@@ -214,6 +214,16 @@ def _check_binary(path: Path, head: bytes) -> None:
         )
 
 
+def _undecodable_line(line: str, lineno: int, report: ValidationReport, drop: bool) -> str | None:
+    """A line holding undecodable bytes: dropped (counted, None) or repaired with U+FFFD."""
+    if drop:
+        report.rows_read += 1
+        report.drop(lineno, UNDECODABLE_BYTES, _bad_bytes(line), _printable(line))
+        return None
+    report.repair(lineno, REPAIR_UNDECODABLE, _bad_bytes(line))
+    return _SURROGATE.sub("\ufffd", line)
+
+
 def _decode(path: Path, data: bytes) -> tuple[str, bool, bool]:
     """Text, whether it holds undecodable bytes (as surrogate escapes), whether a BOM was removed."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -657,12 +667,10 @@ def _read_delimited_lines(
         if not line or line.isspace():
             continue
         if has_bad and _SURROGATE.search(line):
-            if decode_drop:
-                report.rows_read += 1
-                report.drop(lineno, UNDECODABLE_BYTES, _bad_bytes(line), _printable(line))
+            fixed = _undecodable_line(line, lineno, report, decode_drop)
+            if fixed is None:
                 continue
-            report.repair(lineno, REPAIR_UNDECODABLE, _bad_bytes(line))
-            line = _SURROGATE.sub("\ufffd", line)
+            line = fixed
         fields = line.split("\t")
         if '"' in line and unquote:
             if len(fields) != n or (line.count('"') % 2):
@@ -855,12 +863,10 @@ def _read_jsonl(
         if not line.strip():
             continue
         if has_bad and _SURROGATE.search(line):
-            if decode_drop:
-                report.rows_read += 1
-                report.drop(lineno, UNDECODABLE_BYTES, _bad_bytes(line), _printable(line))
+            fixed = _undecodable_line(line, lineno, report, decode_drop)
+            if fixed is None:
                 continue
-            report.repair(lineno, REPAIR_UNDECODABLE, _bad_bytes(line))
-            line = _SURROGATE.sub("\ufffd", line)
+            line = fixed
         try:
             obj = json.loads(line)
         except ValueError as e:
