@@ -5,9 +5,10 @@ Settings (each in its own subprocess, so its peak memory is its own; 2 torch thr
 - ``lora_naive``: fp32 weights, every batch padded to 64 tokens, full-sequence LM loss
   (prompt + answer word, labels = inputs) — the usual first SFT script;
 - ``lora_pairlm``: pairlm's path (length-sorted batches, dynamic padding, loss on the
-  answer at the last position only, `logits_to_keep=1`) with its default dtype ("auto":
-  float32 for LoRA on a CPU, bf16 on a GPU); adapters stay fp32;
-- ``lora_pairlm_bf16``: the same with bf16 base weights (does bf16 pay for LoRA on a CPU?);
+  answer at the last position only: the decoder body, then the head's answer-token rows
+  as one 2-D product) with its default dtype ("auto": bf16 on a GPU or a CPU with
+  AVX512-BF16/AMX, else float32); adapters stay fp32;
+- ``lora_pairlm_fp32``: the same with float32 base weights (what bf16 adds);
 - ``qlora_naive`` / ``qlora_pairlm``: the same two with the base in 4-bit NF4
   (bitsandbytes; compute dtype fp32 for the naive one, "auto" for pairlm's: bf16 on a CPU
   with AVX512-BF16/AMX).
@@ -30,7 +31,7 @@ import time
 
 _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
-SETTINGS = ("lora_naive", "lora_pairlm", "qlora_naive", "qlora_pairlm", "lora_pairlm_bf16")
+SETTINGS = ("lora_naive", "lora_pairlm", "qlora_naive", "qlora_pairlm", "lora_pairlm_fp32")
 
 
 def _pairs(n: int):
@@ -55,7 +56,7 @@ def run_setting(name: str, steps: int, n_pairs: int, batch_size: int) -> dict:
     seed_everything(0)
     naive = name.endswith("naive")
     quant = name.startswith("qlora")
-    dtype = "float32" if naive else "bfloat16" if name.endswith("bf16") else "auto"
+    dtype = "float32" if naive or name.endswith("fp32") else "auto"
     clf = LLMLoRAClassifier(
         backbone="smollm2",
         dtype=dtype,
@@ -125,7 +126,7 @@ def run_setting(name: str, steps: int, n_pairs: int, batch_size: int) -> dict:
         "batch_size": batch_size,
         "real_tokens": real,
         "padded_tokens": padded,
-        "base_dtype": str(resolve_dtype(clf._dtype_name(), "cpu")),
+        "base_dtype": str(resolve_dtype(clf.config.dtype, "cpu")),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -172,7 +173,8 @@ def main() -> None:
                 "lora": "r=8 on q_proj,v_proj",
                 "settings": results,
                 "speedup_lora_pairlm_vs_naive": ratio("lora_pairlm", "lora_naive"),
-                "bf16_weights_gain_lora": ratio("lora_pairlm_bf16", "lora_pairlm"),
+                "speedup_lora_pairlm_fp32_vs_naive": ratio("lora_pairlm_fp32", "lora_naive"),
+                "dtype_gain_lora_auto_vs_fp32": ratio("lora_pairlm", "lora_pairlm_fp32"),
                 "speedup_qlora_pairlm_vs_naive": ratio("qlora_pairlm", "qlora_naive"),
                 "memory_ratio_lora_pairlm_vs_naive": ratio(
                     "lora_pairlm", "lora_naive", "peak_rss_mb"

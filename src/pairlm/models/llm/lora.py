@@ -124,10 +124,10 @@ class LoRAConfig(ModelConfig):
     # --- precision / memory
     dtype: str = "auto"
     """Base weights (compute dtype for 4-bit): "auto", "float32", "bfloat16", "float16".
-    "auto" is bf16 on a GPU; on a CPU it is float32 for LoRA (measured: backward passes
-    through bf16 weights ran ~4x slower than float32 on AVX512-BF16) and bf16 compute for
-    4-bit QLoRA where the CPU has AVX512-BF16/AMX (measured ~6x faster than float32 compute).
-    Adapter weights are kept in float32."""
+    "auto" is bf16 on a GPU and on a CPU with AVX512-BF16/AMX (measured on SmolLM2 LoRA:
+    1.7x the float32 examples/s; 4-bit QLoRA compute ~6x), else float32. Adapter weights
+    are kept in float32. With bf16/fp16 on a CPU attention runs "eager" (torch's CPU flash
+    attention backward is ~3x slower in bf16 than matmul attention)."""
     load_in: str | None = None
     """None, "8bit" or "4bit" (QLoRA: NF4 through bitsandbytes)."""
     autocast: bool = False
@@ -233,7 +233,7 @@ class LLMLoRAClassifier(PairClassifier):
 
         cfg = self.config
         template = getattr(self, "template_", None) or self._template()
-        dtype = self._dtype_name()
+        dtype = cfg.dtype
         if cfg.head == "generative":
             bb = load_backbone(
                 cfg.backbone, dtype=dtype, device=cfg.device, load_in=cfg.load_in, shared=False
@@ -255,6 +255,9 @@ class LLMLoRAClassifier(PairClassifier):
             if quant is None:
                 model = model.to(dev)
             model.config.pad_token_id = tok.pad_token_id
+        compute = resolve_dtype(dtype, dev)
+        if dev.type == "cpu" and compute in (torch.bfloat16, torch.float16):
+            model.set_attn_implementation("eager")
         if cfg.load_in is not None and adapter_dir is None:
             from peft import prepare_model_for_kbit_training
 
@@ -296,16 +299,6 @@ class LLMLoRAClassifier(PairClassifier):
             )
             self._rt["answers"] = verbaliser.tokenize(tok, template.answer_context(tok))
             self._rt["verbaliser"] = verbaliser
-
-    def _dtype_name(self) -> str:
-        """The dtype to load the base in ("auto" resolved for LoRA on a CPU; see `dtype`)."""
-        from pairlm.models.llm.backbone import resolve_device
-
-        cfg = self.config
-        cpu = resolve_device(cfg.device).type == "cpu"
-        if cfg.dtype == "auto" and cfg.load_in is None and cpu:
-            return "float32"
-        return cfg.dtype
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -383,11 +376,38 @@ class LLMLoRAClassifier(PairClassifier):
 
         from pairlm.models.llm.scoring import answer_loss
 
-        logits = self._logits(seqs)
-        y = torch.as_tensor(labels, dtype=torch.long, device=logits.device)
+        y = torch.as_tensor(labels, dtype=torch.long, device=self._rt["device"])
         if self.config.head == "generative":
+            head = self._answer_head(seqs)
+            if head is not None:
+                from pairlm.models.llm.scoring import collate
+
+                batch = collate(seqs, self._pad_id(), device=self._rt["device"])
+                with self._autocast():
+                    if self.config.loss_over == "labels":
+                        return F.cross_entropy(head.label_scores(batch), y)
+                    logits = head.logits(batch).float()
+            else:
+                logits = self._logits(seqs)
             return answer_loss(logits, y, self._rt["answers"], over=self.config.loss_over)
-        return F.cross_entropy(logits, y)
+        return F.cross_entropy(self._logits(seqs), y)
+
+    def _answer_head(self, seqs: list[list[int]]) -> Any:
+        """The `AnswerHead` shortcut for the generative loss, checked once against the model's
+        own logits on (the start of) the first batch; None where it does not apply."""
+        from pairlm.models.llm.scoring import AnswerHead, collate
+
+        head = self._rt.get("answer_head")
+        if head is None:
+            model = self._rt["model"]
+            head = AnswerHead(model, self._rt["answers"])
+            batch = collate(seqs[:2], self._pad_id(), device=self._rt["device"])
+            with no_dropout_train_mode(model), self._autocast():
+                ok = head.usable() and head.agrees(model, batch)
+            if not ok:
+                log.info("answer-head shortcut does not match this model's logits; plain path")
+            head = self._rt["answer_head"] = head if ok else False
+        return head or None
 
     def _valid_loss(self, seqs: list[list[int]], labels: np.ndarray) -> float:
         """Mean validation loss (this rank's share summed over ranks), with the modules kept

@@ -159,6 +159,80 @@ def answer_loss(
     raise ValueError(f"over must be 'labels' or 'vocab', got {over!r}")
 
 
+class AnswerHead:
+    """Training-time shortcut for the loss at the last position.
+
+    `last_logits` asks the model for `logits_to_keep=1`; the LM head then multiplies a
+    non-contiguous (B, 1, H) slice, which torch runs as a batched product against a copy of
+    the (V, H) weight per example, forward and backward (profiled on SmolLM2: over half the
+    time of a LoRA step, most of it in those copies). Here the decoder body runs alone and
+    the head is applied as one 2-D product to the last hidden states — and, for the label
+    loss, only to the answer tokens' rows of the head (the vocabulary normaliser cancels in
+    the two-way softmax, so the loss is the same).
+
+    `agrees` checks the shortcut against the model's own logits on a batch (architectures
+    that scale or soft-cap their logits, or quantize the head, fail it and keep the plain path).
+    """
+
+    def __init__(self, model: Any, answers: AnswerTokens) -> None:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.decoder = base.get_decoder()
+        self.head = base.get_output_embeddings()
+        first0, first1 = answers.first_tokens
+        self.ids = [sorted(set(first0)), sorted(set(first1))]
+
+    def usable(self) -> bool:
+        import torch
+
+        head = self.head
+        return (
+            self.decoder is not None
+            and isinstance(head, torch.nn.Linear)
+            and type(head.weight) is torch.nn.Parameter
+            and head.weight.dim() == 2
+        )
+
+    def hidden(self, batch: dict[str, Any]) -> torch.Tensor:
+        """(B, H) final hidden state at the last position (after the final norm)."""
+        out = self.decoder(**batch, use_cache=False)
+        return out.last_hidden_state[:, -1, :]
+
+    def logits(self, batch: dict[str, Any]) -> torch.Tensor:
+        """(B, V) last-position logits over the whole vocabulary."""
+        import torch.nn.functional as F
+
+        return F.linear(self.hidden(batch), self.head.weight, self.head.bias)
+
+    def label_scores(self, batch: dict[str, Any]) -> torch.Tensor:
+        """(B, 2) log Σ exp(logit) over each label's first answer tokens: the label scores of
+        `label_scores_from_logprobs` shifted by the row's log-normaliser (same softmax)."""
+        import torch
+        import torch.nn.functional as F
+
+        h = self.hidden(batch)
+        w, b = self.head.weight, self.head.bias
+        cols = []
+        for ids in self.ids:
+            idx = torch.as_tensor(ids, device=w.device)
+            z = F.linear(h, w.index_select(0, idx), None if b is None else b.index_select(0, idx))
+            cols.append(torch.logsumexp(z.float(), dim=-1))
+        return torch.stack(cols, dim=-1)
+
+    def agrees(self, model: Any, batch: dict[str, Any], rtol: float = 1e-2) -> bool:
+        """Whether the shortcut reproduces the model's last-position logits on `batch`."""
+        import torch
+
+        if not self.usable():
+            return False
+        with torch.no_grad():
+            ref = last_logits(model, batch)[0].float()
+            got = self.logits(batch).float()
+        if ref.shape != got.shape:
+            return False
+        scale = float(ref.abs().max()) + 1.0
+        return float((ref - got).abs().max()) <= rtol * scale
+
+
 def calibrate(scores: np.ndarray, content_free: np.ndarray) -> np.ndarray:
     """Contextual calibration: p ∝ softmax(scores) / mean softmax(content_free); log scale out."""
     p = _softmax(scores)
