@@ -262,8 +262,10 @@ def test_compare_to_reference() -> None:
         "p_corrected_t_holm",
         "p_mcnemar",
         "p_mcnemar_holm",
+        "n_mcnemar",
     }
     assert all(set(v) == keys for v in out.values())
+    assert out["worse"]["n_mcnemar"] == 400
     w = out["worse"]
     assert w["diff"] == pytest.approx(np.mean(F1_B) - np.mean(F1_A))
     assert w["p_paired_t"] == pytest.approx(sps.ttest_rel(F1_B, F1_A).pvalue)

@@ -139,3 +139,32 @@ def test_pairlm_report_writes_md_and_html(store_dir: Path) -> None:
     assert main(["report", str(store_dir), "-q"]) == 0
     assert (store_dir / "report.md").is_file()
     assert (store_dir / "report.html").stat().st_size > 10000
+
+
+def test_each_run_is_compared_on_what_it_shares_with_the_reference(tmp_path: Path) -> None:
+    """A run that scored a test subsample on two folds must not shrink the McNemar and t
+    comparisons of the other runs to its pairs and folds."""
+    from pairlm.evaluation.stats import mcnemar_exact
+
+    ds = make_toy_pairs(150)
+    with ResultStore(tmp_path) as store:
+        proto = Protocol(folds=3)
+        for name, cfg, p, folds in [
+            ("full", TINY, proto, None),
+            ("weak", {**TINY, "C": 0.01}, proto, None),
+            ("part", TINY, Protocol(folds=3, max_test=15), [0, 1]),
+        ]:
+            cross_validate(
+                ds, "lexical", cfg, store=store, protocol=p, run_name=name,
+                dataset_name="toy", only_folds=folds, progress=False,
+            )  # fmt: skip
+        summaries = {s.name: s for s in summarize(store, reference="full", bootstrap=0)}
+        ids = {r.name: r.run_id for r in store.runs()}
+        full, weak = (store.predictions(ids[n]) for n in ("full", "weak"))
+    w, part = summaries["weak"].comparison, summaries["part"].comparison
+    assert w["n_folds"] == 3 and w["n_mcnemar"] == 150
+    pred = (weak["proba"] >= weak["threshold"]).astype(int)
+    pred_ref = (full["proba"] >= full["threshold"]).astype(int)
+    assert w["p_mcnemar"] == pytest.approx(mcnemar_exact(full["label"], pred, pred_ref)["p"])
+    assert part["n_folds"] == 2 and part["n_mcnemar"] == 30
+    assert w["p_mcnemar_holm"] >= w["p_mcnemar"]

@@ -269,6 +269,50 @@ def holm(pvalues: Any) -> np.ndarray:
     return out
 
 
+def compare_runs(
+    scores: Sequence[float],
+    ref_scores: Sequence[float],
+    n_train: int,
+    n_test: int,
+    pooled: tuple[Any, Any, Any] | None = None,
+) -> dict[str, float]:
+    """One method against a reference: `scores` / `ref_scores` per fold (same folds, same
+    order); `pooled` optionally (y_true, method's 0/1 predictions, reference's) on the pairs
+    both scored. Returns {"diff", "p_paired_t", "p_corrected_t", "p_mcnemar", "n_mcnemar"}
+    (McNemar NaN without `pooled`); no multiplicity adjustment (see `holm`)."""
+    s = _as_scores(scores, "fold scores")
+    ref = _as_scores(ref_scores, "reference fold scores")
+    if s.shape != ref.shape:
+        raise ValueError(f"{len(s)} fold scores against {len(ref)} of the reference")
+    _, p_t = paired_t_test(s, ref)
+    _, p_c = corrected_resampled_t_test(s, ref, n_train, n_test)
+    p_mc, n_mc = math.nan, 0
+    if pooled is not None:
+        y, pred, pred_ref = (np.asarray(a) for a in pooled)
+        if not (y.shape == pred.shape == pred_ref.shape):
+            raise ValueError("pooled labels and predictions differ in length")
+        n_mc = len(y)
+        if n_mc:
+            p_mc = mcnemar_exact(y, pred, pred_ref)["p"]
+    return {
+        "diff": float((s - ref).mean()),
+        "p_paired_t": p_t,
+        "p_corrected_t": p_c,
+        "p_mcnemar": p_mc,
+        "n_mcnemar": float(n_mc),
+    }
+
+
+def add_holm(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Add "p_corrected_t_holm" and "p_mcnemar_holm" (Holm across the methods) in place."""
+    names = list(results)
+    for key in ("p_corrected_t", "p_mcnemar"):
+        adj = holm([results[n][key] for n in names])
+        for i, n in enumerate(names):
+            results[n][f"{key}_holm"] = float(adj[i])
+    return results
+
+
 def compare_to_reference(
     fold_scores: Mapping[str, Sequence[float]],
     reference: str,
@@ -280,25 +324,18 @@ def compare_to_reference(
 
     `fold_scores[name]` holds one score per fold (same fold order for every method);
     `pooled[name]` optionally holds (y_true, 0/1 predictions) on the same pooled pairs in the
-    same order. For every method other than the reference, returns
-    {"diff" (mean of method − reference), "p_paired_t", "p_corrected_t",
-    "p_corrected_t_holm", "p_mcnemar", "p_mcnemar_holm"}; Holm adjusts across the
-    comparisons. P values without pooled predictions are NaN.
+    same order. For every method other than the reference, returns `compare_runs`' fields
+    plus "p_corrected_t_holm" and "p_mcnemar_holm" (Holm across the comparisons). P values
+    without pooled predictions are NaN. (Runs that scored different pairs: `compare_runs`
+    per method on the pairs it shares with the reference, then `add_holm`.)
     """
     if reference not in fold_scores:
         raise KeyError(f"reference {reference!r} not among {', '.join(map(str, fold_scores))}")
-    ref = _as_scores(fold_scores[reference], f"fold scores of {reference!r}")
-    others = [name for name in fold_scores if name != reference]
     out: dict[str, dict[str, float]] = {}
-    for name in others:
-        s = _as_scores(fold_scores[name], f"fold scores of {name!r}")
-        if s.shape != ref.shape:
-            raise ValueError(
-                f"{name!r} has {len(s)} fold scores, reference {reference!r} has {len(ref)}"
-            )
-        _, p_t = paired_t_test(s, ref)
-        _, p_c = corrected_resampled_t_test(s, ref, n_train, n_test)
-        p_mc = math.nan
+    for name in fold_scores:
+        if name == reference:
+            continue
+        paired = None
         if pooled is not None and name in pooled and reference in pooled:
             y_ref, pred_ref = pooled[reference]
             y_m, pred_m = pooled[name]
@@ -306,23 +343,11 @@ def compare_to_reference(
                 raise ValueError(
                     f"pooled predictions of {name!r} and {reference!r} are not on the same pairs"
                 )
-            p_mc = mcnemar_exact(y_ref, pred_m, pred_ref)["p"]
-        out[name] = {
-            "diff": float((s - ref).mean()),
-            "p_paired_t": p_t,
-            "p_corrected_t": p_c,
-            "p_mcnemar": p_mc,
-        }
-    adj_c = holm([out[n]["p_corrected_t"] for n in others])
-    adj_m = holm([out[n]["p_mcnemar"] for n in others])
-    for i, name in enumerate(others):
-        row = out[name]
-        out[name] = {
-            "diff": row["diff"],
-            "p_paired_t": row["p_paired_t"],
-            "p_corrected_t": row["p_corrected_t"],
-            "p_corrected_t_holm": float(adj_c[i]),
-            "p_mcnemar": row["p_mcnemar"],
-            "p_mcnemar_holm": float(adj_m[i]),
-        }
-    return out
+            paired = (y_ref, pred_m, pred_ref)
+        try:
+            out[name] = compare_runs(
+                fold_scores[name], fold_scores[reference], n_train, n_test, paired
+            )
+        except ValueError as e:
+            raise ValueError(f"{name!r} against reference {reference!r}: {e}") from None
+    return add_holm(out)

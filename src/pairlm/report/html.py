@@ -327,8 +327,8 @@ def build_html(store: ResultStore, reference: str | None = None, k_errors: int =
         "<li>F1 of the positive (match) class at a threshold chosen on validation data only; "
         "95% CI by the t distribution over folds; P values against each group's reference run "
         "(the given one, else the best mean F1 among complete runs): Nadeau-Bengio corrected "
-        "resampled t-test and exact McNemar on pooled out-of-fold predictions, both "
-        "Holm-adjusted.</li></ul>"
+        "resampled t-test and exact McNemar on pooled out-of-fold predictions, each "
+        "on the folds and pairs the run shares with the reference, both Holm-adjusted.</li></ul>"
     )
     body.append(_data_section(store, runs_all))
     caveats = sorted({c for s in summaries_all for c in s.caveats})

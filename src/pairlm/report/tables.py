@@ -121,7 +121,11 @@ def summarize(
 def _add_comparisons(
     store: ResultStore, summaries: list[RunSummary], reference: str | None
 ) -> None:
-    from pairlm.evaluation.stats import compare_to_reference
+    """P values of every run against the reference run (same splits), each on what the two
+    share: the corrected t on the folds both finished, McNemar on the pairs both scored
+    (runs with per-fold test subsamples or unfinished folds are compared on their
+    intersection with the reference, not on the intersection of all runs); Holm across runs."""
+    from pairlm.evaluation.stats import add_holm, compare_runs
 
     if len(summaries) < 2:
         return
@@ -133,36 +137,42 @@ def _add_comparisons(
         if reference
         else max(summaries, key=lambda s: (s.complete, s.means["f1"]))
     )
-    peers = [s for s in summaries if s.split_key == ref.split_key]
-    if len(peers) < 2:
+    peers = [s for s in summaries if s.split_key == ref.split_key and s is not ref]
+    if not peers:
         return
     run_ids = {r.name: r.run_id for r in store.runs()}
-    # Folds every peer has finished, and pairs every peer has scored.
-    fold_sets = [set(f.fold for f in store.fold_results(run_ids[s.name])) for s in peers]
-    common_folds = sorted(set.intersection(*fold_sets))
-    if len(common_folds) < 2:
-        return
-    scores: dict[str, list[float]] = {}
-    preds: dict[str, dict[str, np.ndarray]] = {}
+
+    def folds_and_preds(name: str) -> tuple[dict[int, float], dict[str, np.ndarray]]:
+        fr = {f.fold: f.metrics["f1"] for f in store.fold_results(run_ids[name])}
+        p = store.predictions(run_ids[name])
+        order = np.argsort(p["idx"], kind="stable")
+        return fr, {k: v[order] for k, v in p.items()}
+
+    ref_f1, ref_p = folds_and_preds(ref.name)
+    out: dict[str, dict[str, float]] = {}
     for s in peers:
-        fr = {f.fold: f for f in store.fold_results(run_ids[s.name])}
-        scores[s.name] = [fr[k].metrics["f1"] for k in common_folds]
-        preds[s.name] = store.predictions(run_ids[s.name])
-    common_idx = None
-    for p in preds.values():
-        keep = p["idx"][np.isin(p["fold"], common_folds)]
-        common_idx = keep if common_idx is None else np.intersect1d(common_idx, keep)
-    pooled: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-    if common_idx is not None and len(common_idx):
-        pooled = {}
-        for name, p in preds.items():
-            sel = np.isin(p["idx"], common_idx)
-            pooled[name] = (p["label"][sel], (p["proba"][sel] >= p["threshold"][sel]).astype(int))
-    n_train = float(np.mean([s.n_train for s in peers]))
-    n_test = float(np.mean([s.n_test for s in peers]))
-    comp = compare_to_reference(scores, ref.name, int(n_train), int(n_test), pooled)
-    for name, c in comp.items():
-        by_name[name].comparison = {**c, "reference": ref.name, "n_folds": len(common_folds)}  # type: ignore[dict-item]
+        f1, p = folds_and_preds(s.name)
+        folds = sorted(set(f1) & set(ref_f1))
+        if len(folds) < 2:
+            continue
+        keep = np.isin(p["fold"], folds)
+        common, ia, ib = np.intersect1d(p["idx"][keep], ref_p["idx"], return_indices=True)
+        m_sel = np.flatnonzero(keep)[ia]
+        pooled = None
+        if len(common):
+            y = p["label"][m_sel]
+            if not np.array_equal(y, ref_p["label"][ib]):
+                raise ValueError(f"runs {s.name!r} and {ref.name!r} disagree on pair labels")
+            pred = (p["proba"][m_sel] >= p["threshold"][m_sel]).astype(int)
+            pred_ref = (ref_p["proba"][ib] >= ref_p["threshold"][ib]).astype(int)
+            pooled = (y, pred, pred_ref)
+        n_train = int(np.mean([s.n_train, ref.n_train]))
+        n_test = int(np.mean([s.n_test, ref.n_test]))
+        c = compare_runs([f1[k] for k in folds], [ref_f1[k] for k in folds], n_train, n_test, pooled)
+        out[s.name] = {**c, "n_folds": float(len(folds))}
+    add_holm(out)
+    for name, c in out.items():
+        by_name[name].comparison = {**c, "reference": ref.name}  # type: ignore[dict-item]
     ref.comparison = {"reference": ref.name}  # type: ignore[dict-item]
 
 
@@ -257,7 +267,8 @@ def markdown_report(store: ResultStore, reference: str | None = None) -> str:
         "- F1 of the positive (match) class at a threshold chosen on validation data only; "
         "95% CI by the t distribution over folds; P values against the reference run "
         "(best mean F1): Nadeau-Bengio corrected resampled t-test and exact McNemar on pooled "
-        "out-of-fold predictions, both Holm-adjusted.",
+        "out-of-fold predictions, each on the folds and pairs the run shares with the "
+        "reference, both Holm-adjusted.",
         "",
         "## Data",
     ]
