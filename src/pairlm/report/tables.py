@@ -168,7 +168,9 @@ def _add_comparisons(
             pooled = (y, pred, pred_ref)
         n_train = int(np.mean([s.n_train, ref.n_train]))
         n_test = int(np.mean([s.n_test, ref.n_test]))
-        c = compare_runs([f1[k] for k in folds], [ref_f1[k] for k in folds], n_train, n_test, pooled)
+        c = compare_runs(
+            [f1[k] for k in folds], [ref_f1[k] for k in folds], n_train, n_test, pooled
+        )
         out[s.name] = {**c, "n_folds": float(len(folds))}
     add_holm(out)
     for name, c in out.items():
