@@ -268,3 +268,12 @@ def test_gradient_checkpointing_gives_the_same_adapter(tmp_path: Path) -> None:
     a, b = trainable_state(plain.model_), trainable_state(ckpt.model_)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)
+
+
+def test_generative_training_takes_the_answer_head_shortcut(
+    fitted_generative: LLMLoRAClassifier,
+) -> None:
+    """On a LLaMA-type model the shortcut reproduces the logits, so training used it."""
+    from pairlm.models.llm.scoring import AnswerHead
+
+    assert isinstance(fitted_generative._rt.get("answer_head"), AnswerHead)

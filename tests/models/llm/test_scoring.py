@@ -9,6 +9,7 @@ import torch
 from pairlm.models.llm.backbone import load_backbone
 from pairlm.models.llm.prompts import TEMPLATES, Demo, Verbaliser
 from pairlm.models.llm.scoring import (
+    AnswerHead,
     PromptScorer,
     answer_loss,
     calibrate,
@@ -141,3 +142,55 @@ def test_training_helpers_give_gradients(tiny) -> None:
         assert grad is not None and grad.abs().sum() > 0
     with pytest.raises(ValueError):
         answer_loss(logits.detach(), labels, ans, over="nope")
+
+
+def test_answer_head_gives_the_loss_and_gradients_of_the_full_logits(tiny) -> None:
+    """The training shortcut (decoder body + answer rows of the head as a 2-D product) gives
+    the same loss and the same parameter gradients as the model's own last-position logits."""
+    t, _, ans = _answers(tiny.tokenizer)
+    tok = tiny.tokenizer
+    seqs = [tok(t.render(a, b).text, add_special_tokens=False)["input_ids"] for a, b in PAIRS]
+    batch = collate(seqs, tok.pad_token_id)  # unequal lengths: left padding is exercised
+    labels = torch.tensor([1, 0, 1, 1, 0])
+    head = AnswerHead(tiny.model, ans)
+    assert head.usable() and head.agrees(tiny.model, batch)
+    q = tiny.model.model.layers[0].self_attn.q_proj.weight
+    results = []
+    for loss_fn in (
+        lambda: answer_loss(last_logits(tiny.model, batch)[0], labels, ans),
+        lambda: torch.nn.functional.cross_entropy(head.label_scores(batch), labels),
+        lambda: answer_loss(head.logits(batch), labels, ans, over="vocab"),
+        lambda: answer_loss(last_logits(tiny.model, batch)[0], labels, ans, over="vocab"),
+    ):
+        tiny.model.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        results.append((float(loss), q.grad.clone()))
+    for (la, ga), (lb, gb) in (results[0:2], results[2:4]):
+        assert la == pytest.approx(lb, rel=1e-5)
+        torch.testing.assert_close(ga, gb, rtol=1e-4, atol=1e-7)
+    tiny.model.zero_grad()
+
+
+def test_answer_head_refuses_a_model_whose_logits_it_cannot_reproduce(tiny) -> None:
+    """A model that post-processes its logits (here: scaled) fails the check."""
+    t, _, ans = _answers(tiny.tokenizer)
+    tok = tiny.tokenizer
+    seqs = [tok(t.render(a, b).text, add_special_tokens=False)["input_ids"] for a, b in PAIRS[:2]]
+    batch = collate(seqs, tok.pad_token_id)
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def get_base_model(self) -> torch.nn.Module:
+            return self.inner
+
+        def forward(self, **kw):
+            out = self.inner(**kw)
+            out.logits = out.logits * 3.0 + 1.0
+            return out
+
+    wrapped = Scaled(tiny.model)
+    assert not AnswerHead(wrapped, ans).agrees(wrapped, batch)
