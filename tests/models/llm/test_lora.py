@@ -265,6 +265,8 @@ def test_gradient_checkpointing_gives_the_same_adapter(tmp_path: Path) -> None:
     kw = {"epochs": 1, "max_steps": 3}
     plain = make_tiny(tmp_path, **kw).fit(train, valid)
     ckpt = make_tiny(tmp_path, gradient_checkpointing=True, **kw).fit(train, valid)
+    assert ckpt.model_.get_base_model().is_activation_checkpointing
+    assert not plain.model_.get_base_model().is_activation_checkpointing
     a, b = trainable_state(plain.model_), trainable_state(ckpt.model_)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)

@@ -39,6 +39,7 @@ import logging
 import math
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
@@ -267,9 +268,13 @@ class LLMLoRAClassifier(PairClassifier):
                 gradient_checkpointing_kwargs={"use_reentrant": False},
             )
         elif cfg.gradient_checkpointing and adapter_dir is None:
-            model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            enable = getattr(model, "activation_checkpointing_enable", None)  # transformers>=5.x
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False}
+                )
         if adapter_dir is None:
             lcfg = LoraConfig(
                 r=cfg.r,
@@ -280,9 +285,12 @@ class LLMLoRAClassifier(PairClassifier):
                 task_type="CAUSAL_LM" if cfg.head == "generative" else "SEQ_CLS",
                 modules_to_save=None if cfg.head == "generative" else ["score"],
             )
-            peft_model: Any = get_peft_model(model, lcfg)
-        else:
-            peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a deprecated question
+            warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+            if adapter_dir is None:
+                peft_model: Any = get_peft_model(model, lcfg)
+            else:
+                peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
         self._rt: dict[str, Any] = {
             "model": peft_model,
             "tokenizer": tok,
