@@ -21,7 +21,13 @@ from typing import Any
 
 from pairlm.experiments.store import ResultStore, RunInfo
 from pairlm.report import plots
-from pairlm.report.tables import TABLE_COLUMNS, RunSummary, summarize, table_rows
+from pairlm.report.tables import (
+    TABLE_COLUMNS,
+    RunSummary,
+    dataset_infos,
+    summarize,
+    table_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +96,10 @@ def _pooled(store: ResultStore, run: RunInfo) -> plots.Pooled:
 
 def _data_section(store: ResultStore, runs: list[RunInfo]) -> str:
     out = ["<h2>Data</h2><ul>"]
-    seen: set[str] = set()
-    for run in runs:
-        if run.dataset in seen:
-            continue
-        seen.add(run.dataset)
-        info = store.dataset_report(run.dataset)
-        if info is None:
-            continue
+    for dataset, info in dataset_infos(store, runs):
         n, pos = info["n_pairs"], info["positives"]
         out.append(
-            f"<li><code>{_e(run.dataset)}</code> (read as <code>{_e(info['source'])}</code>): "
+            f"<li><code>{_e(dataset)}</code> (read as <code>{_e(info['source'])}</code>): "
             f"{n:,} pairs, {pos:,} matches ({pos / max(1, n):.1%})"
         )
         rep = info.get("report")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,18 @@ def _add_comparisons(
     ref.comparison = {"reference": ref.name}  # type: ignore[dict-item]
 
 
+def dataset_infos(store: ResultStore, runs: Iterable[RunInfo]) -> Iterator[tuple[str, dict]]:
+    """(dataset name, stored dataset report) of each dataset the runs used, once each."""
+    seen: set[str] = set()
+    for run in runs:
+        if run.dataset in seen:
+            continue
+        seen.add(run.dataset)
+        info = store.dataset_report(run.dataset)
+        if info is not None:
+            yield run.dataset, info
+
+
 def _fmt(x: float, digits: int = 4) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
@@ -274,16 +287,9 @@ def markdown_report(store: ResultStore, reference: str | None = None) -> str:
         "",
         "## Data",
     ]
-    seen: set[str] = set()
-    for run in store.runs():
-        if run.dataset in seen:
-            continue
-        seen.add(run.dataset)
-        info = store.dataset_report(run.dataset)
-        if info is None:
-            continue
+    for dataset, info in dataset_infos(store, store.runs()):
         lines.append(
-            f"- `{run.dataset}`: {info['n_pairs']} pairs, {info['positives']} matches "
+            f"- `{dataset}`: {info['n_pairs']} pairs, {info['positives']} matches "
             f"({info['positives'] / max(1, info['n_pairs']):.1%})"
         )
         rep = info.get("report")

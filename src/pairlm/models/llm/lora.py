@@ -48,7 +48,7 @@ import numpy as np
 
 from pairlm.data.pairs import PairDataset
 from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs, inner_split
-from pairlm.models.llm.prompting import validate_llm_fields
+from pairlm.models.llm.prompting import stratified_cap, validate_llm_fields
 from pairlm.models.llm.prompts import (
     PromptTemplate,
     Verbaliser,
@@ -453,7 +453,7 @@ class LLMLoRAClassifier(PairClassifier):
             train, valid = inner_split(train, self.config.valid_fraction, self.config.seed)
         check_pairs(valid, require_labels=True, what="valid")
         if self.config.max_valid is not None:
-            valid = _stratified_cap(valid, self.config.max_valid, self.config.seed)
+            valid = stratified_cap(valid, self.config.max_valid, self.config.seed)
         return super().fit(train, valid)
 
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
@@ -749,13 +749,3 @@ def _saved_head(adapter_dir: Path) -> dict[str, torch.Tensor]:
 def _softmax1(scores: np.ndarray) -> np.ndarray:
     x = np.asarray(scores, dtype=np.float64)
     return 1.0 / (1.0 + np.exp(x[:, 0] - x[:, 1]))
-
-
-def _stratified_cap(ds: PairDataset, k: int, seed: int) -> PairDataset:
-    if len(ds) <= k:
-        return ds
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(ds))
-    keep, _ = train_test_split(idx, train_size=k, random_state=seed, stratify=ds.label)
-    return ds.subset(np.sort(keep))

@@ -197,13 +197,13 @@ class LLMZeroShotClassifier(PairClassifier):
         `max_valid` pairs, stratified) or on an inner split of `train`."""
         if valid is not None and self.config.max_valid is not None:
             check_pairs(valid, require_labels=True, what="valid")
-            valid = _stratified_cap(valid, self.config.max_valid, self.config.seed)
+            valid = stratified_cap(valid, self.config.max_valid, self.config.seed)
         elif valid is None and self.config.max_valid is not None:
             from pairlm.models.base import inner_split
 
             check_pairs(train, require_labels=True, what="train")
             train, valid = inner_split(train, self.config.valid_fraction, self.config.seed)
-            valid = _stratified_cap(valid, self.config.max_valid, self.config.seed)
+            valid = stratified_cap(valid, self.config.max_valid, self.config.seed)
         return super().fit(train, valid)
 
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
@@ -431,7 +431,8 @@ class KnnPool:
         return out
 
 
-def _stratified_cap(ds: PairDataset, k: int, seed: int) -> PairDataset:
+def stratified_cap(ds: PairDataset, k: int, seed: int) -> PairDataset:
+    """At most `k` pairs of `ds`, label ratio kept (the validation cap of the LLM families)."""
     if len(ds) <= k:
         return ds
     from sklearn.model_selection import train_test_split

@@ -178,8 +178,11 @@ class AnswerHead:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = base.get_decoder()
         self.head = base.get_output_embeddings()
+        import torch
+
         first0, first1 = answers.first_tokens
-        self.ids = [sorted(set(first0)), sorted(set(first1))]
+        dev = getattr(getattr(self.head, "weight", None), "device", "cpu")
+        self.ids = [torch.as_tensor(sorted(set(f)), device=dev) for f in (first0, first1)]
 
     def usable(self) -> bool:
         import torch
@@ -212,8 +215,7 @@ class AnswerHead:
         h = self.hidden(batch)
         w, b = self.head.weight, self.head.bias
         cols = []
-        for ids in self.ids:
-            idx = torch.as_tensor(ids, device=w.device)
+        for idx in self.ids:
             z = F.linear(h, w.index_select(0, idx), None if b is None else b.index_select(0, idx))
             cols.append(torch.logsumexp(z.float(), dim=-1))
         return torch.stack(cols, dim=-1)
