@@ -8,6 +8,8 @@ wraps it as a sentence-transformers folder (mean pooling). Both are deterministi
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Sequence
+from typing import Any
 
 from pairlm.models.biencoder import BiEncoderClassifier
 
@@ -29,27 +31,37 @@ _WORDS = (
 ).split()
 
 
-def tiny_vocab() -> list[str]:
-    return [*SPECIAL, *dict.fromkeys(_WORDS)]
+def tiny_vocab(words: Sequence[str] = _WORDS) -> list[str]:
+    return [*SPECIAL, *dict.fromkeys(w for w in words if w not in SPECIAL)]
 
 
-def make_tiny_bert(folder: pathlib.Path, seed: int = 0) -> pathlib.Path:
-    """Write a tiny BertModel (2 layers, hidden 32) and a word-level tokenizer to `folder`."""
+def make_tiny_bert(
+    folder: pathlib.Path,
+    seed: int = 0,
+    *,
+    words: Sequence[str] = _WORDS,
+    hidden: int = 32,
+    layers: int = 2,
+    add_special_tokens: bool = True,
+) -> pathlib.Path:
+    """Write a tiny BertModel (`layers` layers, width `hidden`) and a word-level tokenizer
+    over `words` to `folder`; `add_special_tokens=False`: no [CLS]/[SEP] around texts."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = {t: i for i, t in enumerate(tiny_vocab())}
+    vocab = {t: i for i, t in enumerate(tiny_vocab(words))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
+    if add_special_tokens:
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+        )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="[UNK]",
@@ -62,10 +74,10 @@ def make_tiny_bert(folder: pathlib.Path, seed: int = 0) -> pathlib.Path:
     fast.save_pretrained(str(folder))
     config = BertConfig(
         vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=64,
         pad_token_id=0,
     )
@@ -74,13 +86,14 @@ def make_tiny_bert(folder: pathlib.Path, seed: int = 0) -> pathlib.Path:
     return folder
 
 
-def make_tiny_sentence_encoder(folder: pathlib.Path) -> pathlib.Path:
-    """A sentence-transformers folder (tiny BERT + mean pooling) at `folder`."""
+def make_tiny_sentence_encoder(folder: pathlib.Path, **bert: Any) -> pathlib.Path:
+    """A sentence-transformers folder (tiny BERT + mean pooling) at `folder`; `bert`: the
+    keywords of `make_tiny_bert`."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
 
     folder = pathlib.Path(folder)
-    hf = make_tiny_bert(folder.parent / (folder.name + "-hf"))
+    hf = make_tiny_bert(folder.parent / (folder.name + "-hf"), **bert)
     transformer = models.Transformer(str(hf), max_seq_length=64)
     pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(

@@ -29,45 +29,17 @@ _TOKEN = re.compile(r"\w+")
 
 
 def make_encoder(path: Path, hidden: int = 32, seed: int = 0) -> Path:
-    """Save a tiny sentence-transformers encoder under `path` and return it."""
-    import torch
-    from sentence_transformers import SentenceTransformer, models
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers
-    from tokenizers.models import WordLevel
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    """Save a tiny sentence-transformers encoder (1 layer, no [CLS]/[SEP]) under `path`."""
+    from tests.models.tiny_biencoder import make_tiny_sentence_encoder
 
-    path = Path(path)
-    raw = path / "raw"
-    tokens = list(dict.fromkeys(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]))
-    vocab = {t: i for i, t in enumerate(tokens)}
-    tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=64,
+    return make_tiny_sentence_encoder(
+        Path(path) / "encoder",
+        seed=seed,
+        words=WORDS,
+        hidden=hidden,
+        layers=1,
+        add_special_tokens=False,
     )
-    torch.manual_seed(seed)
-    cfg = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=64,
-    )
-    BertModel(cfg).save_pretrained(raw)
-    fast.save_pretrained(raw)
-    word = models.Transformer(str(raw), max_seq_length=64)
-    pool = models.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
-    out = path / "encoder"
-    SentenceTransformer(modules=[word, pool], device="cpu").save(str(out))
-    return out
 
 
 def _words(t: str) -> set[str]:
