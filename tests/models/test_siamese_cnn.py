@@ -13,6 +13,7 @@ from pairlm.data.pairs import PairDataset
 from pairlm.models.base import ConfigError, load_model
 from pairlm.models.siamese_cnn import SiameseCNN, SiameseCNNClassifier, SiameseCNNConfig
 from pairlm.models.torch_utils import EarlyStopping, length_sorted_batches, pad_batch
+from tests.models.tiny_siamese_cnn import TINY
 
 TOPICS = ["python", "java", "money", "weight", "india", "music", "cook", "phone", "car", "exam"]
 
@@ -36,19 +37,7 @@ def toy_pairs(n: int = 80, seed: int = 0) -> PairDataset:
 
 
 def tiny(**kw) -> SiameseCNNClassifier:
-    base = dict(
-        embeddings="random",
-        embedding_dim=16,
-        min_count=1,
-        n_filters=8,
-        hidden=16,
-        epochs=3,
-        batch_size=16,
-        num_threads=1,
-        progress=False,
-    )
-    base.update(kw)
-    return SiameseCNNClassifier(**base)
+    return SiameseCNNClassifier(**{**TINY, **kw})
 
 
 def test_network_shapes_and_padding_invariance() -> None:
