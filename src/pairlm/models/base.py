@@ -212,10 +212,15 @@ class PairClassifier(ABC):
         from pairlm.evaluation.thresholds import choose_threshold
 
         self.threshold_ = choose_threshold(
-            valid.y, self.predict_proba(valid), metric=self.config.threshold_metric
+            valid.y, self.validation_scores(valid), metric=self.config.threshold_metric
         )
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def validation_scores(self, valid: PairDataset) -> np.ndarray:
+        """The scores of `valid` that the threshold is chosen on, after `_fit` (default:
+        `predict_proba`; a family that fits on `valid` itself returns held-out scores)."""
+        return self.predict_proba(valid)
 
     @abstractmethod
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:

@@ -21,6 +21,7 @@ _FAMILIES: dict[str, str] = {
     "llm-zeroshot": "pairlm.models.llm.prompting:LLMZeroShotClassifier",
     "llm-fewshot": "pairlm.models.llm.prompting:LLMFewShotClassifier",
     "llm-lora": "pairlm.models.llm.lora:LLMLoRAClassifier",
+    "ensemble": "pairlm.models.ensemble:EnsembleClassifier",
 }
 
 

@@ -279,3 +279,48 @@ def test_generative_training_takes_the_answer_head_shortcut(
     from pairlm.models.llm.scoring import AnswerHead
 
     assert isinstance(fitted_generative._rt.get("answer_head"), AnswerHead)
+
+
+def test_top_layers_adapts_only_the_upper_layers(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="top_layers"):
+        LoRAConfig(top_layers=0)
+    m = make_tiny(tmp_path, top_layers=1)
+    m.template_ = m._template()
+    m._build()
+    n_layers = m._rt["model"].get_base_model().config.num_hidden_layers
+    adapted = {
+        int(n.split(".layers.")[1].split(".")[0])
+        for n, x in m._rt["model"].named_modules()
+        if hasattr(x, "lora_A") and ".layers." in n
+    }
+    assert n_layers >= 2 and adapted == {n_layers - 1}
+    everything = make_tiny(tmp_path, top_layers=99)  # more than the model has: every layer
+    everything.template_ = everything._template()
+    everything._build()
+    assert (
+        len([x for x in everything._rt["model"].modules() if hasattr(x, "lora_A")]) == 2 * n_layers
+    )
+
+
+def test_generative_scoring_agrees_with_the_prompt_scorer(
+    fitted_generative: LLMLoRAClassifier,
+) -> None:
+    """Scoring through the answer-row shortcut gives the untuned scorer's P(match)."""
+    from pairlm.models.llm.scoring import PromptScorer, p_match
+
+    m = fitted_generative
+    test = make_toy_pairs(16, seed=8)
+    scorer = PromptScorer(m.model_, m._rt["tokenizer"], m._rt["answers"], batch_size=4)
+    ref = p_match(scorer.score(m._parts(test)))
+    np.testing.assert_allclose(m.predict_proba(test), ref, atol=1e-4)
+
+
+def test_short_template_renders_fewer_tokens(tmp_path: Path) -> None:
+    long, short = make_tiny(tmp_path), make_tiny(tmp_path, template="short")
+    pairs = make_toy_pairs(8, seed=3)
+    lens = []
+    for m in (long, short):
+        m.template_ = m._template()
+        m._build()
+        lens.append(sum(len(s) for s in m._encode(pairs)))
+    assert lens[1] < lens[0]

@@ -105,6 +105,9 @@ class LoRAConfig(ModelConfig):
     lora_dropout: float = 0.05
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Module names to adapt, or "all-linear"."""
+    top_layers: int | None = None
+    """Adapt only the top this many decoder layers (None: all). The backward pass then stops
+    at the lowest adapted layer, so a step costs less."""
     # --- optimisation
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -176,6 +179,8 @@ class LoRAConfig(ModelConfig):
                 )
         elif not self.target_modules:
             raise ConfigError("target_modules must not be empty")
+        if self.top_layers is not None and self.top_layers < 1:
+            raise ConfigError(f"top_layers must be >= 1 or null, got {self.top_layers}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
@@ -281,6 +286,7 @@ class LLMLoRAClassifier(PairClassifier):
                 lora_alpha=cfg.lora_alpha,
                 lora_dropout=cfg.lora_dropout,
                 target_modules=cfg.target_modules,
+                layers_to_transform=_top_layers(model, cfg.top_layers),
                 bias="none",
                 task_type="CAUSAL_LM" if cfg.head == "generative" else "SEQ_CLS",
                 modules_to_save=None if cfg.head == "generative" else ["score"],
@@ -644,7 +650,8 @@ class LLMLoRAClassifier(PairClassifier):
         from pairlm.models.torch_utils import length_sorted_batches
 
         model = self._rt["model"]
-        if self.config.head == "generative":
+        seqs = self._encode(pairs)
+        if self.config.head == "generative" and seqs and self._answer_head(seqs) is None:
             from pairlm.models.llm.scoring import PromptScorer
 
             scorer = PromptScorer(
@@ -657,12 +664,26 @@ class LLMLoRAClassifier(PairClassifier):
             )
             with self._autocast():
                 return scorer.score(self._parts(pairs))
-        seqs = self._encode(pairs)
+        # Generative: the training loss's own quantity, through the answer-row shortcut (the
+        # decoder body, then only the answer tokens' rows of the LM head), as fast as the
+        # untuned scorer; classification: the head's logits.
         out = np.zeros((len(seqs), 2))
         with torch.inference_mode():
             for b in length_sorted_batches([len(s) for s in seqs], self.config.eval_batch_size):
-                out[b] = self._logits([seqs[i] for i in b]).double().cpu().numpy()
+                chunk = [seqs[i] for i in b]
+                if self.config.head == "generative":
+                    out[b] = self._label_scores(chunk).double().cpu().numpy()
+                else:
+                    out[b] = self._logits(chunk).double().cpu().numpy()
         return out
+
+    def _label_scores(self, seqs: list[list[int]]) -> torch.Tensor:
+        """(B, 2) generative label scores through the `AnswerHead` shortcut."""
+        from pairlm.models.llm.scoring import collate
+
+        batch = collate(seqs, self._pad_id(), device=self._rt["device"])
+        with self._autocast():
+            return self._rt["answer_head"].label_scores(batch).float()
 
     # ------------------------------------------------------------------ persistence
     def _save_state(self, path: Path) -> None:
@@ -709,6 +730,18 @@ class LLMLoRAClassifier(PairClassifier):
 
 
 # ---------------------------------------------------------------------------- helpers
+def _top_layers(model: Any, top: int | None) -> list[int] | None:
+    """Indices of the top `top` decoder layers of `model` (None: every layer)."""
+    if top is None:
+        return None
+    n = getattr(model.config, "num_hidden_layers", None)
+    if not n:
+        raise ConfigError("top_layers: the backbone's config has no num_hidden_layers")
+    if top >= n:
+        return None
+    return list(range(n - top, n))
+
+
 def _check_head_restored(model: Any, adapter_dir: Path) -> None:
     """Every saved `modules_to_save` tensor (the classification head) must be in the loaded
     model with the saved values — the trap where a reload keeps a fresh random head."""

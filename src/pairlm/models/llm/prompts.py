@@ -10,6 +10,8 @@ Built-in templates (`TEMPLATES`):
   …\\nQuestion: Do both questions ask the same thing?\\nAnswer:", answers " no"/" yes");
   texts are not delimited.
 - ``harness-quoted``: the same with each text in double quotes (quotes inside escaped).
+- ``short``: "Q1: …\\nQ2: …\\nSame?\\nAnswer:", the harness layout with half its template
+  tokens: for fine-tuning (`llm-lora`), where every prompt token costs training time.
 - ``instruction``: an instruction prompt in the spirit of the paper; texts between triple
   quotes, and the instruction says their content is data.
 - ``chat`` / ``chat-harness``: chat-template variants for instruct models (the instruction or
@@ -312,6 +314,9 @@ _HARNESS_QUERY = (
     "Question 1: {text_a}\nQuestion 2: {text_b}\nQuestion: Do both questions ask the same thing?"
     "\nAnswer:"
 )
+# For fine-tuning: the harness layout with the fewest template tokens (about 10 instead of 22
+# on SmolLM2's tokenizer), so a training step costs less; no use untuned.
+_SHORT_QUERY = "Q1: {text_a}\nQ2: {text_b}\nSame?\nAnswer:"
 _INSTRUCTION = (
     "Decide whether two questions from a question-answering site are duplicates, that is, "
     "whether they ask the same thing and one answer would satisfy both. Each question is "
@@ -327,6 +332,7 @@ TEMPLATES: dict[str, PromptTemplate] = {
     for t in (
         PromptTemplate(name="harness", query=_HARNESS_QUERY),
         PromptTemplate(name="harness-quoted", query=_HARNESS_QUERY, delimiter="quotes"),
+        PromptTemplate(name="short", query=_SHORT_QUERY),
         PromptTemplate(
             name="instruction",
             instruction=_INSTRUCTION,

@@ -1,0 +1,139 @@
+"""LoRA speed choices on one fold, F1 and examples/s side by side, judged on validation only.
+
+The 10-fold QQP protocol's fold 0 (stratified, seed 0, 10% of the training part held out
+for validation, exactly as `pairlm cv` cuts it). Each setting fine-tunes SmolLM2 LoRA on a
+stratified `--train` pairs of the fold's training part, with early stopping and the
+threshold on the first `max_valid` (500) validation pairs (as `llm-lora` does), and is
+judged on the *rest* of the validation part (pairs no setting trained, stopped or
+thresholded on): F1 at the learned threshold, the best F1 over thresholds, ROC-AUC.
+The fold's test part is never touched, so a default chosen here is not tuned to test.
+
+Each setting runs in its own subprocess (its own peak memory). Prints one JSON object.
+
+    .venv/bin/python benchmarks/lora_choices.py [--train 3000] [--judge 1000] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+_SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
+
+# name -> llm-lora config (on top of the family's defaults)
+SETTINGS: dict[str, dict] = {
+    "default": {},
+    "short-prompt": {"template": "short"},
+    "short-top15": {"template": "short", "top_layers": 15},
+    "short-top15-all-linear-r16": {
+        "template": "short",
+        "top_layers": 15,
+        "target_modules": "all-linear",
+        "r": 16,
+        "lora_alpha": 32,
+    },
+    "short-classification": {"template": "short", "head": "classification"},
+}
+
+
+def _fold0(n_train: int, n_judge: int):
+    import numpy as np
+
+    from pairlm.data import load_dataset
+    from pairlm.data.splits import (
+        fold_indices,
+        inner_validation_split,
+        kfold_assignment,
+        stratified_subsample,
+    )
+    from pairlm.models.llm.prompting import stratified_cap
+
+    ds = load_dataset("qqp-subset")
+    folds = kfold_assignment(ds, 10, "stratified", 0)
+    train_idx, _test_idx = fold_indices(folds, 0)  # the test part stays unused
+    train_all = ds.subset(train_idx)
+    fit_rel, val_rel = inner_validation_split(train_all.label, 0.1, 0, None)
+    train, valid = train_all.subset(fit_rel), train_all.subset(val_rel)
+    if n_train < len(train):
+        train = train.subset(stratified_subsample(train, n_train, 0))
+    used = stratified_cap(valid, 500, 0)  # what llm-lora early-stops and thresholds on
+    rest = valid.subset(np.flatnonzero(~np.isin(valid.pair_id, used.pair_id)))
+    if n_judge < len(rest):
+        rest = rest.subset(stratified_subsample(rest, n_judge, 0))
+    return train, valid, rest
+
+
+def run_setting(name: str, n_train: int, n_judge: int, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    from pairlm.evaluation.metrics import binary_metrics
+    from pairlm.models.llm.lora import LLMLoRAClassifier
+
+    train, valid, judge = _fold0(n_train, n_judge)
+    clf = LLMLoRAClassifier(progress=False, **SETTINGS[name])
+    t0 = time.perf_counter()
+    clf.fit(train, valid)
+    fit_s = time.perf_counter() - t0
+    steps = clf.state_.step
+    t0 = time.perf_counter()
+    p = clf.predict_proba(judge)
+    score_s = time.perf_counter() - t0
+    m = binary_metrics(judge.y, p, clf.threshold_)
+    grid = np.unique(np.round(p, 4))
+    best = max(
+        binary_metrics(judge.y, p, float(t))["f1"] for t in grid[:: max(1, len(grid) // 200)]
+    )
+    return {
+        "config": SETTINGS[name],
+        "train_pairs": len(train),
+        "steps": steps,
+        "fit_s": round(fit_s, 1),
+        "examples_per_s": round(steps * clf.config.batch_size / fit_s, 2),
+        "score_pairs_per_s": round(len(judge) / score_s, 2),
+        "valid_f1": round(m["f1"], 4),
+        "valid_best_f1": round(best, 4),
+        "valid_auc": round(m["roc_auc"], 4),
+        "judged_on": len(judge),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train", type=int, default=3000, help="training pairs per setting")
+    ap.add_argument("--judge", type=int, default=1000, help="held-out validation pairs judged")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", action="append", choices=sorted(SETTINGS))
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        print(json.dumps(run_setting(args._child, args.train, args.judge, args.threads)))
+        return
+    out: dict = {"fold": 0, "train_pairs": args.train, "settings": {}}
+    for name in args.only or SETTINGS:
+        cmd = [sys.executable, __file__, "--_child", name, "--train", str(args.train)]
+        cmd += ["--judge", str(args.judge), "--threads", str(args.threads)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            out["settings"][name] = {"error": r.stderr.strip().splitlines()[-1:]}
+        else:
+            out["settings"][name] = json.loads(r.stdout.strip().splitlines()[-1])
+        print(json.dumps({name: out["settings"][name]}), file=sys.stderr, flush=True)
+    base = out["settings"].get("default", {}).get("examples_per_s")
+    if base:
+        for v in out["settings"].values():
+            if "examples_per_s" in v:
+                v["speed_ratio_vs_default"] = round(v["examples_per_s"] / base, 2)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
