@@ -192,25 +192,31 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pairlm.experiments.store import ResultStore
-    from pairlm.report.tables import markdown_report
+    from pairlm.report.tables import markdown_report, summary_dict
 
     out = Path(args.dir)
     try:
         store = ResultStore(out, create=False)
     except FileNotFoundError as e:
         raise SystemExit(f"error: {e}") from e
+    refs = args.reference or []
     with store:
-        md = markdown_report(store, args.reference)
+        md = markdown_report(store, refs[0] if refs else None)
+        summary = summary_dict(store, refs) if args.json else None
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")
     written = [target]
+    if summary is not None:
+        target = out / "summary.json"
+        target.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        written.append(target)
     import importlib.util
 
     if importlib.util.find_spec("pairlm.report.html") is not None:
         from pairlm.report.html import write_html
 
         with ResultStore(out, create=False) as store:
-            written.append(write_html(store, out / "report.html", args.reference))
+            written.append(write_html(store, out / "report.html", refs[0] if refs else None))
     if not args.quiet:
         print(md)
     for w in written:
@@ -241,7 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         rc = 1
     print_results(out)
-    report_args = argparse.Namespace(dir=str(out), reference=None, quiet=True)
+    report_args = argparse.Namespace(dir=str(out), reference=None, quiet=True, json=False)
     cmd_report(report_args)
     return rc
 
@@ -423,7 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write report.md (and report.html) from an experiment directory"
     )
     p.add_argument("dir")
-    p.add_argument("--reference", help="run to compare against (default: best mean F1)")
+    p.add_argument(
+        "--reference",
+        action="append",
+        help="run to compare against (default: best mean F1); repeat for more references "
+        "in summary.json (the first is the report's)",
+    )
+    p.add_argument("--json", action="store_true", help="also write DIR/summary.json")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
 

@@ -257,6 +257,8 @@ def test_compare_to_reference() -> None:
     assert set(out) == {"worse", "same"}
     keys = {
         "diff",
+        "diff_ci_low",
+        "diff_ci_high",
         "p_paired_t",
         "p_corrected_t",
         "p_corrected_t_holm",
@@ -268,6 +270,11 @@ def test_compare_to_reference() -> None:
     assert out["worse"]["n_mcnemar"] == 400
     w = out["worse"]
     assert w["diff"] == pytest.approx(np.mean(F1_B) - np.mean(F1_A))
+    d = np.subtract(F1_B, F1_A)
+    half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert (w["diff_ci_low"], w["diff_ci_high"]) == pytest.approx(
+        (d.mean() - half, d.mean() + half)
+    )
     assert w["p_paired_t"] == pytest.approx(sps.ttest_rel(F1_B, F1_A).pvalue)
     assert w["p_corrected_t"] == pytest.approx(
         corrected_resampled_t_test(F1_B, F1_A, 9000, 1000)[1]

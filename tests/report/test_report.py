@@ -168,3 +168,29 @@ def test_each_run_is_compared_on_what_it_shares_with_the_reference(tmp_path: Pat
     assert w["p_mcnemar"] == pytest.approx(mcnemar_exact(full["label"], pred, pred_ref)["p"])
     assert part["n_folds"] == 2 and part["n_mcnemar"] == 30
     assert w["p_mcnemar_holm"] >= w["p_mcnemar"]
+
+
+def test_report_json_writes_the_summary(store_dir: Path) -> None:
+    import json
+
+    assert (
+        main(
+            ["report", str(store_dir), "-q", "--json", "--reference", "full", "--reference", "weak"]
+        )
+        == 0
+    )
+    s = json.loads((store_dir / "summary.json").read_text())
+    runs = {r["name"]: r for r in s["runs"]}
+    assert set(runs) == {"full", "small", "weak"}
+    full = runs["full"]
+    assert full["folds"] == 3 and full["family"] == "lexical"
+    assert full["f1_ci"][0] <= full["f1_mean"] <= full["f1_ci"][1]
+    assert runs["small"]["n_train_per_fold"] <= 30 < full["n_train_per_fold"]
+    pairs = {(c["a"], c["b"]): c for c in s["comparisons"]}
+    assert {("small", "full"), ("weak", "full"), ("full", "weak"), ("small", "weak")} <= set(pairs)
+    c = pairs[("weak", "full")]
+    expected = np.mean(np.subtract(runs["weak"]["fold_f1"], full["fold_f1"]))
+    assert c["delta_f1"] == pytest.approx(expected)
+    assert c["delta_f1_ci"][0] <= c["delta_f1"] <= c["delta_f1_ci"][1]
+    assert 0 <= c["p_corrected_t_holm"] <= 1 and c["n_pairs"] == 150
+    assert pairs[("full", "weak")]["delta_f1"] == pytest.approx(-c["delta_f1"])

@@ -279,7 +279,8 @@ def compare_runs(
     """One method against a reference: `scores` / `ref_scores` per fold (same folds, same
     order); `pooled` optionally (y_true, method's 0/1 predictions, reference's) on the pairs
     both scored. Returns {"diff", "p_paired_t", "p_corrected_t", "p_mcnemar", "n_mcnemar"}
-    (McNemar NaN without `pooled`); no multiplicity adjustment (see `holm`)."""
+    (McNemar NaN without `pooled`), and "diff_ci_low"/"diff_ci_high" (95% t interval of the
+    per-fold differences); no multiplicity adjustment (see `holm`)."""
     s = _as_scores(scores, "fold scores")
     ref = _as_scores(ref_scores, "reference fold scores")
     if s.shape != ref.shape:
@@ -294,8 +295,13 @@ def compare_runs(
         n_mc = len(y)
         if n_mc:
             p_mc = mcnemar_exact(y, pred, pred_ref)["p"]
+    d_lo, d_hi = (math.nan, math.nan)
+    if len(s) > 1:
+        _, d_lo, d_hi = t_interval(s - ref)
     return {
         "diff": float((s - ref).mean()),
+        "diff_ci_low": float(d_lo),
+        "diff_ci_high": float(d_hi),
         "p_paired_t": p_t,
         "p_corrected_t": p_c,
         "p_mcnemar": p_mc,

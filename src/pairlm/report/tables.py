@@ -336,3 +336,79 @@ def summarize_grouped(
         ref = reference if reference in names else None
         out.extend(summarize(store, ref, runs=names, bootstrap=bootstrap))
     return out
+
+
+def _num(x: Any) -> float | None:
+    """A JSON number, or null for NaN/None."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def summary_dict(
+    store: ResultStore, references: list[str] | None = None, bootstrap: int = 1000
+) -> dict[str, Any]:
+    """`summary.json`: every run's figures and its comparisons with each reference run.
+
+    `runs`: one entry per run (name, family, backbone, config, folds done/total, training and
+    test pairs per fold, mean/SD/95% CI of F1, means of the other metrics, seconds per fold).
+    `comparisons`: for each reference (default: the best run of each group sharing folds),
+    every other run `a` against it (`b`): ΔF1 = F1(a) − F1(b) on the folds both finished with
+    its 95% paired-t interval, the Holm-adjusted corrected-t and exact McNemar P values (Holm
+    across the runs compared with that reference) and the number of pooled pairs.
+    """
+    refs: list[str | None] = list(references) if references else [None]
+    comparisons: list[dict[str, Any]] = []
+    runs_out: list[dict[str, Any]] = []
+    configs = {r.name: r.config for r in store.runs()}
+    for i, ref in enumerate(refs):
+        summaries = summarize_grouped(store, ref, bootstrap=bootstrap if i == 0 else 0)
+        if ref is not None and ref not in {s.name for s in summaries}:
+            raise KeyError(f"reference run {ref!r} has no finished fold in this store")
+        for s in summaries:
+            c = s.comparison
+            if not c or c.get("reference") == s.name:
+                continue
+            if ref is not None and c.get("reference") != ref:
+                continue
+            comparisons.append(
+                {
+                    "a": s.name,
+                    "b": c["reference"],
+                    "n_folds": int(c["n_folds"]),
+                    "delta_f1": _num(c["diff"]),
+                    "delta_f1_ci": [_num(c.get("diff_ci_low")), _num(c.get("diff_ci_high"))],
+                    "p_paired_t": _num(c["p_paired_t"]),
+                    "p_corrected_t": _num(c["p_corrected_t"]),
+                    "p_corrected_t_holm": _num(c["p_corrected_t_holm"]),
+                    "p_mcnemar_holm": _num(c["p_mcnemar_holm"]),
+                    "n_pairs": int(c["n_mcnemar"]),
+                }
+            )
+        if i == 0:
+            for s in sorted(summaries, key=lambda s: -s.means["f1"]):
+                runs_out.append(
+                    {
+                        "name": s.name,
+                        "family": s.family,
+                        "backbone": s.backbone,
+                        "config": configs.get(s.name, {}),
+                        "folds": s.folds_done,
+                        "folds_total": s.folds_total,
+                        "n_train_per_fold": round(s.n_train, 1),
+                        "n_test_per_fold": round(s.n_test, 1),
+                        "f1_mean": _num(s.means["f1"]),
+                        "f1_sd": _num(s.f1_sd),
+                        "f1_ci": [_num(s.f1_ci[0]), _num(s.f1_ci[1])],
+                        "f1_bootstrap_ci": [_num(s.f1_bootstrap_ci[0]), _num(s.f1_bootstrap_ci[1])],
+                        "fold_f1": s.fold_f1,
+                        **{f"{m}_mean": _num(v) for m, v in s.means.items() if m != "f1"},
+                        "auc_mean": _num(s.means.get("roc_auc")),
+                        "fit_seconds_per_fold": _num(s.fit_seconds),
+                        "pairs_per_second": _num(s.pairs_per_second),
+                        "split_key": s.split_key,
+                        "protocol": s.protocol,
+                    }
+                )
+    return {"runs": runs_out, "comparisons": comparisons}
