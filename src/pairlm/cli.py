@@ -194,15 +194,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pairlm.experiments.store import ResultStore
     from pairlm.report.tables import markdown_report, summary_dict
 
-    out = Path(args.dir)
+    src = Path(args.dir)
+    out = Path(getattr(args, "out", None) or src)
     try:
-        store = ResultStore(out, create=False)
+        store = ResultStore(src, create=False)
     except FileNotFoundError as e:
         raise SystemExit(f"error: {e}") from e
     refs = args.reference or []
+    out.mkdir(parents=True, exist_ok=True)
     with store:
         md = markdown_report(store, refs[0] if refs else None)
         summary = summary_dict(store, refs) if args.json else None
+        snapshot = store.snapshot(out) if getattr(args, "with_store", False) else None
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")
     written = [target]
@@ -215,8 +218,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("pairlm.report.html") is not None:
         from pairlm.report.html import write_html
 
-        with ResultStore(out, create=False) as store:
+        with ResultStore(src, create=False) as store:
             written.append(write_html(store, out / "report.html", refs[0] if refs else None))
+    if snapshot is not None:
+        written.append(snapshot)
     if not args.quiet:
         print(md)
     for w in written:
@@ -435,7 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run to compare against (default: best mean F1); repeat for more references "
         "in summary.json (the first is the report's)",
     )
-    p.add_argument("--json", action="store_true", help="also write DIR/summary.json")
+    p.add_argument("--json", action="store_true", help="also write summary.json")
+    p.add_argument("--out", help="write the report files here (default: DIR)")
+    p.add_argument(
+        "--with-store",
+        action="store_true",
+        help="also copy a consistent snapshot of DIR/results.sqlite to --out (runs may go on)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
 

@@ -194,3 +194,16 @@ def test_report_json_writes_the_summary(store_dir: Path) -> None:
     assert c["delta_f1_ci"][0] <= c["delta_f1"] <= c["delta_f1_ci"][1]
     assert 0 <= c["p_corrected_t_holm"] <= 1 and c["n_pairs"] == 150
     assert pairs[("full", "weak")]["delta_f1"] == pytest.approx(-c["delta_f1"])
+
+
+def test_report_out_with_store_snapshot(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    assert main(["report", str(store_dir), "-q", "--json", "--out", str(out), "--with-store"]) == 0
+    assert {"report.md", "summary.json", "results.sqlite"} <= {p.name for p in out.iterdir()}
+    assert not (out / "results.sqlite-wal").exists()
+    with ResultStore(out, create=False) as snap, ResultStore(store_dir, create=False) as orig:
+        assert [r.name for r in snap.runs()] == [r.name for r in orig.runs()]
+        for a, b in zip(snap.runs(), orig.runs()):
+            np.testing.assert_array_equal(
+                snap.predictions(a.run_id)["proba"], orig.predictions(b.run_id)["proba"]
+            )

@@ -8,6 +8,7 @@ fold or nothing; `finished_folds()` tells a resumed run where to start.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -162,6 +163,27 @@ class ResultStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    def snapshot(self, directory: str | Path) -> Path:
+        """A consistent copy of the store (finished folds only, as committed) written as
+        `directory/results.sqlite` in rollback-journal mode (one self-contained file, fit
+        for version control), while runs may still be writing to this one."""
+        dest = Path(directory)
+        dest.mkdir(parents=True, exist_ok=True)
+        final = dest / DB_NAME
+        if final.resolve() == self.path.resolve():
+            raise StoreError(f"{final} is this store itself; give another directory")
+        tmp = dest / f".{DB_NAME}.tmp"
+        tmp.unlink(missing_ok=True)
+        out = sqlite3.connect(tmp)
+        try:
+            self._conn.backup(out)
+            out.execute("PRAGMA journal_mode=DELETE")
+            out.execute("VACUUM")
+        finally:
+            out.close()
+        os.replace(tmp, final)
+        return final
 
     def __enter__(self) -> ResultStore:
         return self
