@@ -108,3 +108,19 @@ def test_packaged_minilm_gets_a_classification_head() -> None:
     m = CrossEncoderClassifier(epochs=1, batch_size=4, max_train_pairs=None, progress=False)
     m.fit(pairs, pairs)
     assert m.predict_proba(pairs).shape == (8,)
+
+
+def test_bf16_autocast_trains_with_float32_weights(tiny_bert: str) -> None:
+    import torch
+
+    train, test = make_toy_pairs(80, seed=1), make_toy_pairs(40, seed=6)
+    plain = model(tiny_bert, epochs=3, patience=3).fit(train)
+    mixed = model(tiny_bert, epochs=3, patience=3, autocast="bf16").fit(train)
+    assert all(p.dtype == torch.float32 for p in mixed.model_.parameters())
+    assert mixed.history_[-1]["train_loss"] < mixed.history_[0]["train_loss"]
+    p = plain.predict_proba(test)
+    plain.config = plain.config.replace(autocast="bf16")  # same weights, bf16 arithmetic
+    q = plain.predict_proba(test)
+    assert not np.array_equal(p, q) and np.abs(p - q).max() < 0.05
+    with pytest.raises(ConfigError, match="autocast"):
+        CrossEncoderConfig(autocast="fp8")

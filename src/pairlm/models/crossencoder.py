@@ -32,6 +32,7 @@ from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_p
 from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
 from pairlm.models.torch_utils import (
     EarlyStopping,
+    bf16_autocast,
     length_sorted_batches,
     progress,
     resolve_device,
@@ -78,6 +79,9 @@ class CrossEncoderConfig(ModelConfig):
     dynamic_padding: bool = True
     """Length-sorted batches padded to their own longest pair; False pads every batch to the
     longest pair of the dataset (the baseline the benchmark compares with)."""
+    autocast: Literal["off", "auto", "bf16"] = "off"
+    """bf16 autocast of the forward/backward passes with float32 weights: "auto" where the
+    CPU has native bf16 (AVX512-BF16/AMX) or on a GPU, "bf16" always, "off" never."""
     device: str = "cpu"
     num_threads: int | None = None
     progress: bool | None = None
@@ -278,8 +282,9 @@ class CrossEncoderClassifier(PairClassifier):
                 for idx in progress(
                     batches, desc=f"cross-encoder epoch {epoch + 1}/{c.epochs}", enabled=c.progress
                 ):
-                    out = model(**tr.batch(idx, width, device))
-                    loss = self._loss(out.logits, y[idx].to(device))
+                    with bf16_autocast(c.autocast, device):
+                        out = model(**tr.batch(idx, width, device))
+                    loss = self._loss(out.logits.float(), y[idx].to(device))
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -340,7 +345,9 @@ class CrossEncoderClassifier(PairClassifier):
         model.eval()
         with torch.inference_mode():
             for idx in batches:
-                out[idx] = self._proba_from_logits(model(**tok.batch(idx, width, device)).logits)
+                with bf16_autocast(c.autocast, device):
+                    logits = model(**tok.batch(idx, width, device)).logits
+                out[idx] = self._proba_from_logits(logits.float())
         model.train(was_training)
         return out
 

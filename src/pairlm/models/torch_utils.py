@@ -13,6 +13,7 @@ import random
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -225,3 +226,28 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def bf16_autocast(mode: str, device: Any) -> Any:
+    """A bf16 autocast context for `mode` "bf16" (always) or "auto" (on a GPU, or a CPU with
+    native bf16), else a null context. Weights and optimizer state stay float32."""
+    import torch
+
+    dev = torch.device(device)
+    on = mode == "bf16" or (mode == "auto" and (dev.type == "cuda" or cpu_has_bf16()))
+    if not on:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
