@@ -191,37 +191,51 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pairlm.experiments.store import ResultStore
+    import tempfile
+
+    from pairlm.experiments.store import ResultStore, StoreError
     from pairlm.report.tables import markdown_report, summary_dict
 
     src = Path(args.dir)
     out = Path(getattr(args, "out", None) or src)
-    try:
-        store = ResultStore(src, create=False)
-    except FileNotFoundError as e:
-        raise SystemExit(f"error: {e}") from e
+    keep_store = getattr(args, "with_store", False)
+    only = [r for r in (getattr(args, "runs", None) or "").split(",") if r] or None
+    if (keep_store or only) and out.resolve() == src.resolve():
+        raise SystemExit("error: --with-store and --runs need --out, a directory other than DIR")
     refs = args.reference or []
     out.mkdir(parents=True, exist_ok=True)
-    with store:
-        md = markdown_report(store, refs[0] if refs else None)
-        summary = summary_dict(store, refs) if args.json else None
-        snapshot = store.snapshot(out) if getattr(args, "with_store", False) else None
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="pairlm-report-") as tmp:
+        try:
+            store = ResultStore(src, create=False)
+        except FileNotFoundError as e:
+            raise SystemExit(f"error: {e}") from e
+        with store:
+            if keep_store or only:
+                # Report from a consistent (and, with --runs, filtered) copy of the store.
+                try:
+                    snapshot = store.snapshot(out if keep_store else tmp, runs=only)
+                except StoreError as e:
+                    raise SystemExit(f"error: {e}") from e
+                if keep_store:
+                    written.append(snapshot)
+                src = snapshot.parent
+        with ResultStore(src, create=False) as store:
+            md = markdown_report(store, refs[0] if refs else None)
+            summary = summary_dict(store, refs) if args.json else None
+            import importlib.util
+
+            if importlib.util.find_spec("pairlm.report.html") is not None:
+                from pairlm.report.html import write_html
+
+                written.insert(0, write_html(store, out / "report.html", refs[0] if refs else None))
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")
-    written = [target]
+    written.insert(0, target)
     if summary is not None:
         target = out / "summary.json"
         target.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        written.append(target)
-    import importlib.util
-
-    if importlib.util.find_spec("pairlm.report.html") is not None:
-        from pairlm.report.html import write_html
-
-        with ResultStore(src, create=False) as store:
-            written.append(write_html(store, out / "report.html", refs[0] if refs else None))
-    if snapshot is not None:
-        written.append(snapshot)
+        written.insert(1, target)
     if not args.quiet:
         print(md)
     for w in written:
@@ -442,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="also write summary.json")
     p.add_argument("--out", help="write the report files here (default: DIR)")
+    p.add_argument("--runs", help="only these runs, e.g. lexical,biencoder (needs --out)")
     p.add_argument(
         "--with-store",
         action="store_true",

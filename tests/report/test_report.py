@@ -207,3 +207,21 @@ def test_report_out_with_store_snapshot(store_dir: Path, tmp_path: Path) -> None
             np.testing.assert_array_equal(
                 snap.predictions(a.run_id)["proba"], orig.predictions(b.run_id)["proba"]
             )
+
+
+def test_report_runs_filter_publishes_a_subset(store_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "subset"
+    args = ["report", str(store_dir), "-q", "--json", "--out", str(out), "--runs", "full,weak"]
+    assert main([*args, "--with-store"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert {r["name"] for r in s["runs"]} == {"full", "weak"}
+    with ResultStore(out, create=False) as snap:
+        assert sorted(r.name for r in snap.runs()) == ["full", "weak"]
+    with ResultStore(store_dir, create=False) as orig:  # the source is untouched
+        assert len(orig.runs()) == 3
+    with pytest.raises(SystemExit, match="nosuch"):
+        main(["report", str(store_dir), "-q", "--out", str(tmp_path / "x"), "--runs", "nosuch"])
+    with pytest.raises(SystemExit, match="--out"):
+        main(["report", str(store_dir), "-q", "--runs", "full"])

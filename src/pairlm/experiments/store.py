@@ -164,10 +164,11 @@ class ResultStore:
     def close(self) -> None:
         self._conn.close()
 
-    def snapshot(self, directory: str | Path) -> Path:
+    def snapshot(self, directory: str | Path, runs: list[str] | None = None) -> Path:
         """A consistent copy of the store (finished folds only, as committed) written as
         `directory/results.sqlite` in rollback-journal mode (one self-contained file, fit
-        for version control), while runs may still be writing to this one."""
+        for version control), while runs may still be writing to this one. `runs`: keep
+        only these runs (and the splits and texts they use)."""
         dest = Path(directory)
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / DB_NAME
@@ -179,6 +180,21 @@ class ResultStore:
         try:
             self._conn.backup(out)
             out.execute("PRAGMA journal_mode=DELETE")
+            if runs is not None:
+                have = {r[0] for r in out.execute("SELECT name FROM runs")}
+                missing = sorted(set(runs) - have)
+                if missing:
+                    raise StoreError(f"no run(s) {', '.join(missing)} in {self.path}")
+                marks = ",".join("?" * len(runs))
+                drop = f"SELECT run_id FROM runs WHERE name NOT IN ({marks})"
+                with out:
+                    for table in ("predictions", "folds", "transfers"):
+                        out.execute(f"DELETE FROM {table} WHERE run_id IN ({drop})", runs)
+                    out.execute(f"DELETE FROM runs WHERE name NOT IN ({marks})", runs)
+                    out.execute("DELETE FROM splits WHERE key NOT IN (SELECT split_key FROM runs)")
+                    out.execute(
+                        "DELETE FROM pairs WHERE split_key NOT IN (SELECT split_key FROM runs)"
+                    )
             out.execute("VACUUM")
         finally:
             out.close()
