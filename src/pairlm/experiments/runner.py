@@ -96,6 +96,7 @@ MEMORY_GB: dict[str, float] = {
     "llm-zeroshot": 2.0,
     "llm-fewshot": 2.5,
     "llm-lora": 5.0,
+    "ensemble": 7.0,
 }
 """Rough peak memory (GiB) of one fold of each family on the packaged models, used to decide
 how many runs fit side by side; a run's `memory_gb` key overrides it."""

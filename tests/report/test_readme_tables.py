@@ -1,0 +1,67 @@
+"""The README's results tables are generated from the committed summaries and match them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pairlm.report.readme import check, render, update
+
+ROOT = Path(__file__).resolve().parents[2]
+SUMMARIES = sorted((ROOT / "results").glob("*/summary.json"))
+
+
+def test_every_committed_summary_has_an_up_to_date_readme_table() -> None:
+    if not SUMMARIES:
+        pytest.skip("no committed results/*/summary.json")
+    stale = check(ROOT / "README.md", SUMMARIES)
+    assert not stale, f"README tables out of date: {stale}; run python -m pairlm.report.readme"
+
+
+def test_update_then_check(tmp_path: Path) -> None:
+    summary = {
+        "runs": [
+            {
+                "name": "a",
+                "family": "lexical",
+                "folds": 10,
+                "folds_total": 10,
+                "n_train_per_fold": 19000.0,
+                "n_test_per_fold": 2349.3,
+                "f1_mean": 0.75,
+                "f1_ci": [0.74, 0.76],
+                "f1_sd": 0.01,
+                "auc_mean": 0.87,
+                "fit_seconds_per_fold": 20.0,
+            }
+        ],
+        "comparisons": [
+            {
+                "a": "b",
+                "b": "a",
+                "n_folds": 10,
+                "delta_f1": -0.02,
+                "delta_f1_ci": [-0.03, -0.01],
+                "p_corrected_t_holm": 0.00001,
+                "p_mcnemar_holm": None,
+                "n_pairs": 23493,
+            }
+        ],
+    }
+    d = tmp_path / "exp"
+    d.mkdir()
+    (d / "summary.json").write_text(json.dumps(summary))
+    md = tmp_path / "R.md"
+    md.write_text("x\n<!-- pairlm:exp:begin -->\nstale\n<!-- pairlm:exp:end -->\ny\n")
+    assert check(md, [d / "summary.json"]) == ["exp"]
+    assert update(md, [d / "summary.json"]) == ["exp"]
+    assert check(md, [d / "summary.json"]) == []
+    text = md.read_text()
+    assert text.startswith("x\n") and text.endswith("y\n") and "stale" not in text
+    assert "| a | lexical | 10/10 | 19,000 | 2,349 | 0.750 | [0.740, 0.760]" in text
+    assert "< 0.0001" in render(summary)
+    (tmp_path / "bad.md").write_text("no block")
+    with pytest.raises(ValueError, match="pairlm:exp:begin"):
+        update(tmp_path / "bad.md", [d / "summary.json"])
