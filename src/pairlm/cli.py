@@ -339,33 +339,55 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Score every row of a file, in input order: rows that cannot be scored (an empty text,
+    a malformed line, undecodable bytes) are answered with an empty probability, status
+    "unscored" and the reason; the exit code is 3 when there are any."""
     import numpy as np
 
     from pairlm.evaluation.metrics import binary_metrics
     from pairlm.models.base import load_model
 
     model = load_model(args.model_dir)
-    ds = load_data(args.data, args.format)
-    proba = model.predict_proba(ds)
+    ds = load_data(args.data, args.format, scoring=True)
+    proba = model.predict_proba(ds) if len(ds) else np.zeros(0)
     pred = (proba >= model.threshold_).astype(int)
+    rep = ds.report
+    lines = rep.kept_lines if rep is not None and len(rep.kept_lines) == len(ds) else None
+    rows: list[tuple[float, str, str, str, str, str]] = []
+    for k, (pid, p, y) in enumerate(zip(ds.pair_id, proba, pred)):
+        rows.append((lines[k] if lines else k, str(pid), f"{p:.6f}", str(y), "scored", ""))
+    unscored = []
+    if rep is not None and lines is not None:
+        unscored = [i for i in rep.issues if i.reason in rep.dropped]
+        for i in unscored:
+            rows.append((i.line, f"line-{i.line}", "", "", "unscored", i.reason))
+        rows.sort(key=lambda r: r[0])
     out = Path(args.out) if args.out else None
-    rows = zip(ds.pair_id, proba, pred)
+    header = "line\tpair_id\tproba\tprediction\tstatus\treason\n"
+    body = "".join(f"{int(r[0])}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\n" for r in rows)
     if out is None:
-        w = sys.stdout
-        w.write("pair_id\tproba\tprediction\n")
-        for pid, p, y in rows:
-            w.write(f"{pid}\t{p:.6f}\t{y}\n")
+        sys.stdout.write(header + body)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as w:
-            w.write("pair_id\tproba\tprediction\n")
-            for pid, p, y in rows:
-                w.write(f"{pid}\t{p:.6f}\t{y}\n")
-        print(f"wrote {len(ds)} predictions to {out}", file=sys.stderr)
-    if ds.has_labels:
-        m = binary_metrics(ds.y, np.asarray(proba), model.threshold_)
-        print(json.dumps({k: round(v, 4) for k, v in m.items()}), file=sys.stderr)
-    return 0
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(header + body, encoding="utf-8")
+        os.replace(tmp, out)
+    print(
+        f"{len(rows)} rows: {len(ds)} scored, {len(unscored)} unscored"
+        + (f" ({', '.join(sorted({i.reason for i in unscored}))})" if unscored else "")
+        + (f"; wrote {out}" if out else ""),
+        file=sys.stderr,
+    )
+    labelled = ds.label >= 0
+    if labelled.any() and len(np.unique(ds.label[labelled])) == 2:
+        y = ds.label[labelled].astype(np.int64)
+        m = binary_metrics(y, np.asarray(proba)[labelled], model.threshold_)
+        print(
+            f"metrics on the {int(labelled.sum())} labelled rows: "
+            + json.dumps({k: round(v, 4) for k, v in m.items()}),
+            file=sys.stderr,
+        )
+    return 3 if unscored else 0
 
 
 # ---------------------------------------------------------------------- parser

@@ -45,6 +45,7 @@ from pairlm.data.validation import (
     REPAIR_DUPLICATE_PAIR_ID,
     REPAIR_EMBEDDED_NEWLINE,
     REPAIR_EXTRA_COLUMNS,
+    REPAIR_LABEL_IGNORED,
     REPAIR_UNDECODABLE,
     SELF_PAIR,
     UNDECODABLE_BYTES,
@@ -382,12 +383,15 @@ class _Collector:
         labelled: bool,
         drop_self_pairs: bool,
         drop_duplicates: bool,
+        keep_bad_labels: bool = False,
         label_fn: Callable[[Any], int | None] = _parse_label,
     ) -> None:
         self.report = report
         self.labelled = labelled
         self.drop_self_pairs = drop_self_pairs
         self.drop_duplicates = drop_duplicates
+        self.keep_bad_labels = keep_bad_labels
+        self.lines: list[int] = []
         self.label_fn = label_fn
         self.pid: list[str] = []
         self.a: list[str] = []
@@ -438,8 +442,12 @@ class _Collector:
             if y is None:
                 y = self.label_fn(label)
                 if y is None:
-                    rep.drop(line, BAD_LABEL, f"label {label!r} is not 0 or 1", raw)
-                    return
+                    if not self.keep_bad_labels:
+                        rep.drop(line, BAD_LABEL, f"label {label!r} is not 0 or 1", raw)
+                        return
+                    # Scoring needs no label: the row is scored, its label left unknown.
+                    rep.repair(line, REPAIR_LABEL_IGNORED, f"label {label!r} is not 0 or 1")
+                    y = MISSING_LABEL
         else:
             y = MISSING_LABEL
         if self.drop_self_pairs:
@@ -471,6 +479,7 @@ class _Collector:
             )
             pid = new
             self._pids[pid] = line
+        self.lines.append(line)
         self.pid.append(pid)
         self.a.append(a)
         self.b.append(b)
@@ -486,6 +495,7 @@ class _Collector:
     def build(self, name: str) -> PairDataset:
         n = len(self.pid)
         self.report.rows_kept = n
+        self.report.kept_lines = list(self.lines)
 
         def col(values: Sequence[Any]) -> np.ndarray:
             arr = np.empty(n, dtype=object)
@@ -640,6 +650,7 @@ def _read_delimited_lines(
         labelled=layout.label is not None,
         drop_self_pairs=kw["drop_self_pairs"],
         drop_duplicates=kw["drop_duplicates"],
+        keep_bad_labels=kw["scoring"],
         label_fn=_stsb_label(kw["stsb_threshold"]) if fmt == "stsb" else _parse_label,
     )
     decode_drop = kw["decode_errors"] == "drop"
@@ -788,6 +799,7 @@ def _read_csv(
         labelled=layout.label is not None,
         drop_self_pairs=kw["drop_self_pairs"],
         drop_duplicates=kw["drop_duplicates"],
+        keep_bad_labels=kw["scoring"],
     )
     decode_drop = kw["decode_errors"] == "drop"
     prev_end = reader.line_num
@@ -884,6 +896,7 @@ def _read_jsonl(
                 labelled="label" in mapping,
                 drop_self_pairs=kw["drop_self_pairs"],
                 drop_duplicates=kw["drop_duplicates"],
+                keep_bad_labels=kw["scoring"],
             )
         assert col is not None
         get = obj.get
@@ -926,6 +939,7 @@ def _read_parquet(path: Path, report: ValidationReport, kw: dict[str, Any]) -> _
         labelled="label" in data,
         drop_self_pairs=kw["drop_self_pairs"],
         drop_duplicates=kw["drop_duplicates"],
+        keep_bad_labels=kw["scoring"],
     )
     n = table.num_rows
     none: list[str | None] = [None] * n
@@ -963,6 +977,7 @@ def read_pairs(
     drop_duplicates: bool = True,
     decode_errors: Literal["drop", "replace"] = "drop",
     name: str | None = None,
+    scoring: bool = False,
 ) -> PairDataset:
     """Read a pair file into a `PairDataset`; ``dataset.report`` is its `ValidationReport`.
 
@@ -983,6 +998,12 @@ def read_pairs(
         decode_errors: rows with bytes that are not UTF-8 are dropped ("drop") or kept with
             U+FFFD in their place ("replace", counted as a repair).
         name: the dataset's name (default: the file's stem).
+        scoring: read for scoring, where every row counts: self-pairs and repeated pairs are
+            kept (whatever `drop_self_pairs` / `drop_duplicates` say) and a label that is not
+            0/1 becomes unknown (-1, counted as a repair) instead of dropping the row. Rows
+            that cannot be scored (an empty text, a malformed line, undecodable bytes) are
+            still dropped and reported; ``report.kept_lines`` gives each kept row's line, so
+            a caller can put both back in input order.
     """
     p = Path(path)
     if policy not in ("skip", "error"):
@@ -999,8 +1020,9 @@ def read_pairs(
     kw: dict[str, Any] = {
         "columns": columns,
         "stsb_threshold": float(stsb_threshold),
-        "drop_self_pairs": drop_self_pairs,
-        "drop_duplicates": drop_duplicates,
+        "drop_self_pairs": drop_self_pairs and not scoring,
+        "drop_duplicates": drop_duplicates and not scoring,
+        "scoring": scoring,
         "decode_errors": decode_errors,
     }
     if fmt == "parquet":

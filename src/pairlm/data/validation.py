@@ -28,6 +28,7 @@ REPAIR_WHITESPACE_SEPARATOR = "space_before_label"  # label separated by a space
 REPAIR_EXTRA_COLUMNS = "extra_columns_ignored"
 REPAIR_UNDECODABLE = "undecodable_bytes_replaced"  # only with decode_errors="replace"
 REPAIR_DUPLICATE_PAIR_ID = "duplicate_pair_id_renamed"  # a pair id used twice, made unique
+REPAIR_LABEL_IGNORED = "label_ignored"  # scoring: a label that is not 0/1, left unknown
 
 
 class DataError(ValueError):
@@ -60,6 +61,8 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     side_file: str | None = None
     policy: Policy = "skip"
+    kept_lines: list[int] = field(default_factory=list, repr=False)
+    """The source line of each kept row, in order (not serialised)."""
 
     MAX_EXAMPLES = 20  # per reason, in `summary()`
 

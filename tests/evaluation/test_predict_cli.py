@@ -1,0 +1,72 @@
+"""`pairlm predict` answers every input row, in input order (the every-row contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pairlm.cli import main
+from pairlm.data import read_pairs
+from tests.conftest import make_toy_pairs
+
+SEVEN = (
+    "question1\tquestion2\tis_duplicate\n"
+    "How do I learn Python?\tHow do I learn Python?\t1\n"  # a self-pair
+    "What is AI?\tWhat is artificial intelligence?\t1\n"
+    "What is AI?\tWhat is artificial intelligence?\t1\n"  # a repeated pair
+    "Is tea healthy?\tIs coffee healthy?\tyes\n"  # a label that is not 0/1
+    "How to cook rice?\tBest way to cook rice?\t2\n"  # another
+    "\tWhat is love?\t0\n"  # an empty text: cannot be scored
+    "Where is Paris?\tWhere is France?\t\n"  # no label
+)
+
+
+@pytest.fixture(scope="module")
+def lexical_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pairlm.models.lexical import LexicalClassifier
+
+    d = tmp_path_factory.mktemp("lex") / "model"
+    LexicalClassifier(max_word_features=500, max_char_features=500, n_bins=4).fit(
+        make_toy_pairs(80, seed=1)
+    ).save(d)
+    return d
+
+
+def test_every_row_answered_in_order(
+    lexical_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "seven.tsv"
+    data.write_text(SEVEN)
+    out = tmp_path / "preds.tsv"
+    rc = main(["predict", str(lexical_dir), "--data", str(data), "--out", str(out)])
+    assert rc == 3  # one row could not be scored
+    rows = [ln.split("\t") for ln in out.read_text().splitlines()]
+    assert rows[0] == ["line", "pair_id", "proba", "prediction", "status", "reason"]
+    body = rows[1:]
+    assert [int(r[0]) for r in body] == [2, 3, 4, 5, 6, 7, 8]
+    status = [r[4] for r in body]
+    assert status == ["scored"] * 5 + ["unscored", "scored"]
+    assert body[5][2] == "" and body[5][5] == "empty_text"
+    assert body[1][2] == body[2][2]  # the repeated pair is scored each time, the same
+    assert all(0.0 <= float(r[2]) <= 1.0 for r in body if r[4] == "scored")
+    err = capsys.readouterr().err
+    assert "7 rows: 6 scored, 1 unscored (empty_text)" in err
+    assert not list(tmp_path.glob(".preds.tsv.tmp"))
+
+
+def test_training_reads_still_drop_self_pairs_and_bad_labels(tmp_path: Path) -> None:
+    data = tmp_path / "seven.tsv"
+    data.write_text(SEVEN)
+    train = read_pairs(data, side_file=None)
+    assert len(train) == 1 and train.report is not None
+    assert dict(train.report.dropped) == {
+        "self_pair": 1,
+        "duplicate_pair": 1,
+        "bad_label": 3,
+        "empty_text": 1,
+    }
+    score = read_pairs(data, side_file=None, scoring=True)
+    assert score.report is not None and score.report.kept_lines == [2, 3, 4, 5, 6, 8]
+    assert dict(score.report.repaired) == {"label_ignored": 3}
+    assert list(score.label) == [1, 1, 1, -1, -1, -1]
