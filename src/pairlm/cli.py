@@ -565,9 +565,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.verbose == 0:
-        # transformers prints a load report per model (e.g. the newly initialised head of a
-        # cross-encoder, expected) once per fold; keep the CLI's output to pairlm's own.
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        # transformers prints a load report and a progress bar per model (once per fold),
+        # bitsandbytes an import-time warning: keep the CLI's output to pairlm's own.
+        from pairlm.logs import quiet_libraries
+
+        quiet_libraries()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

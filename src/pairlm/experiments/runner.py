@@ -580,6 +580,10 @@ def _worker_init(events: Any, families: dict[str, str], threads: int, level: int
         os.environ[var] = str(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [worker]: %(message)s")
+    if level >= logging.WARNING:
+        from pairlm.logs import quiet_libraries
+
+        quiet_libraries()
     from pairlm.models import registry
 
     known = set(registry.available())

@@ -491,7 +491,7 @@ class LLMLoRAClassifier(PairClassifier):
     def _train(self, train: PairDataset, valid: PairDataset, ckpt_root: Path) -> None:
         import torch
 
-        from pairlm.models.torch_utils import length_sorted_batches, progress
+        from pairlm.models.torch_utils import Heartbeat, length_sorted_batches, progress
 
         cfg = self.config
         rank, world = dist_info()
@@ -561,6 +561,7 @@ class LLMLoRAClassifier(PairClassifier):
         model.train()
         t0 = time.perf_counter()
         bar = progress(range(total), desc="lora", total=total, enabled=cfg.progress)
+        beat = Heartbeat("lora training", total, enabled=cfg.progress if rank == 0 else False)
         bar_update = getattr(bar, "update", None)
         if bar_update is not None and state.step:
             bar_update(state.step)
@@ -605,6 +606,12 @@ class LLMLoRAClassifier(PairClassifier):
                     )
                 if bar_update is not None:
                     bar_update(1)
+                recent = [h["loss"] for h in state.history[-50:]]
+                beat.update(
+                    state.step,
+                    cfg.batch_size * cfg.grad_accum * world,
+                    loss=sum(recent) / len(recent),
+                )
                 stop = False
                 end_of_epoch = last_of_epoch or state.step >= total
                 if (cfg.eval_steps and state.step % cfg.eval_steps == 0) or end_of_epoch:
