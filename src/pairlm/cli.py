@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -73,6 +74,57 @@ def load_data(spec: str, fmt: str = "auto", policy: str = "skip", **kw: Any) -> 
     return ds
 
 
+def parse_columns(text: str | None) -> dict[str, str] | None:
+    """`--columns text_a=question,text_b=candidate,label=is_dup` as a reader mapping."""
+    if not text:
+        return None
+    valid = ("text_a", "text_b", "label", "pair_id", "id_a", "id_b")
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, col = part.partition("=")
+        key, col = key.strip(), col.strip()
+        if not sep or not col or key not in valid:
+            raise SystemExit(
+                f"error: --columns expects FIELD=COLUMN pairs with FIELD one of "
+                f"{', '.join(valid)}; got {part!r}"
+            )
+        out[key] = col
+    return out
+
+
+def data_kw(args: argparse.Namespace) -> dict[str, Any]:
+    """Reader options from the shared data flags (`_add_data_args`)."""
+    kw: dict[str, Any] = {}
+    cols = parse_columns(getattr(args, "columns", None))
+    if cols:
+        kw["columns"] = cols
+    if getattr(args, "keep_self_pairs", False):
+        kw["drop_self_pairs"] = False
+    if getattr(args, "keep_duplicates", False):
+        kw["drop_duplicates"] = False
+    return kw
+
+
+def _add_data_args(p: argparse.ArgumentParser, training: bool = True) -> None:
+    p.add_argument("--format", default="auto", help="force a format (default: detect)")
+    p.add_argument(
+        "--columns",
+        help="column mapping for csv/tsv/jsonl/parquet, e.g. "
+        "text_a=question,text_b=candidate,label=is_dup",
+    )
+    if training:
+        p.add_argument(
+            "--keep-self-pairs",
+            action="store_true",
+            help="keep pairs of a text with itself (dropped by default: they leak across folds)",
+        )
+        p.add_argument(
+            "--keep-duplicates",
+            action="store_true",
+            help="keep exact repeats of a pair (dropped by default)",
+        )
+
+
 def _fold_list(text: str | None) -> list[int] | None:
     if not text:
         return None
@@ -108,7 +160,9 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
     path = Path(args.path)
     logging.getLogger("pairlm.data.readers").setLevel(logging.ERROR)
     fmt = args.format if args.format != "auto" else detect_format(path)
-    ds = read_pairs(path, fmt, policy=args.policy, side_file=args.side_file or "auto")
+    ds = read_pairs(
+        path, fmt, policy=args.policy, side_file=args.side_file or "auto", **data_kw(args)
+    )
     rep = ds.report
     if args.json:
         out = rep.to_dict() if rep else {}
@@ -169,15 +223,34 @@ def print_results(out_dir: Path, reference: str | None = None) -> None:
 def cmd_cv(args: argparse.Namespace) -> int:
     from pairlm.evaluation.cv import cross_validate
     from pairlm.experiments.store import ResultStore
+    from pairlm.models.registry import get_family
 
     config = {**load_config_file(args.config), **parse_overrides(args.set)}
     protocol = _protocol_from_args(args)
-    ds = load_data(args.data, args.format)
+    get_family(args.model).config_cls.from_dict(dict(config))  # before any data is read
+    folds = _fold_list(args.fold_ids)
+    bad = [f for f in folds or [] if not 0 <= f < protocol.folds]
+    if bad:
+        raise SystemExit(
+            f"error: --fold-ids {args.fold_ids}: fold(s) {bad} out of range 0..{protocol.folds - 1}"
+            f" (--folds {protocol.folds})"
+        )
+    ds = load_data(args.data, args.format, **data_kw(args))
     out = Path(args.out)
     con = _console()
     con.print(f"{len(ds)} pairs from {args.data}; {protocol.describe()}")
+    created = not (out / "results.sqlite").exists()
     with ResultStore(out) as store:
         try:
+            try:
+                from pairlm.evaluation.cv import prepare
+
+                prepare(store, ds, protocol)  # cut the folds first: a bad --folds ends here
+            except ValueError as e:
+                store.close()
+                if created:
+                    _remove_store(out)
+                raise SystemExit(f"error: --folds {protocol.folds}: {e}") from None
             cross_validate(
                 ds,
                 args.model,
@@ -185,7 +258,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 store=store,
                 protocol=protocol,
                 run_name=args.name,
-                only_folds=_fold_list(args.fold_ids),
+                only_folds=folds,
                 progress=None if not args.no_progress else False,
             )
         except KeyboardInterrupt:
@@ -197,6 +270,14 @@ def cmd_cv(args: argparse.Namespace) -> int:
     print_results(out, args.reference)
     con.print(f"results: {out / 'results.sqlite'}; `pairlm report {out}` writes the report")
     return 0
+
+
+def _remove_store(out: Path) -> None:
+    """Remove a store this command created and left empty (and its folder, if empty)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (out / f"results.sqlite{suffix}").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        out.rmdir()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -326,8 +407,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pairlm.models.registry import create
 
     config = {**load_config_file(args.config), **parse_overrides(args.set)}
-    train = load_data(args.data, args.format)
-    valid = load_data(args.valid, args.format) if args.valid else None
+    train = load_data(args.data, args.format, **data_kw(args))
+    valid = load_data(args.valid, args.format, **data_kw(args)) if args.valid else None
     model = create(args.model, config)
     model.fit(train, valid)
     model.save(args.out)
@@ -348,7 +429,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from pairlm.models.base import load_model
 
     model = load_model(args.model_dir)
-    ds = load_data(args.data, args.format, scoring=True)
+    ds = load_data(args.data, args.format, scoring=True, **data_kw(args))
     proba = model.predict_proba(ds) if len(ds) else np.zeros(0)
     pred = (proba >= model.threshold_).astype(int)
     rep = ds.report
@@ -442,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     p = dsub.add_parser("inspect", help="detect the format, load, validate and report on a file")
     p.add_argument("path")
-    p.add_argument("--format", default="auto", help="force a format (default: detect)")
+    _add_data_args(p)
     p.add_argument(
         "--policy",
         choices=["skip", "error"],
@@ -465,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", required=True, help="a pairs file or a dataset name (`pairlm data list`)"
     )
-    p.add_argument("--format", default="auto")
+    _add_data_args(p)
     _add_model_args(p)
     _add_protocol_args(p)
     p.add_argument("--out", default="runs/cv", help="experiment directory (default runs/cv)")
@@ -537,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one model on a dataset and save it")
     p.add_argument("--data", required=True)
     p.add_argument("--valid", help="validation data for the threshold (default: inner split)")
-    p.add_argument("--format", default="auto")
+    _add_data_args(p)
     _add_model_args(p)
     p.add_argument("--out", required=True, help="model directory")
     p.set_defaults(func=cmd_train)
@@ -545,8 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="score pairs with a saved model")
     p.add_argument("model_dir")
     p.add_argument("--data", required=True)
-    p.add_argument("--format", default="auto")
-    p.add_argument("--out", help="TSV of pair_id, proba, prediction (default: stdout)")
+    _add_data_args(p, training=False)
+    p.add_argument(
+        "--out",
+        help="TSV of line, pair_id, proba, prediction, status, reason: every input row, in "
+        "input order (default: stdout)",
+    )
     p.set_defaults(func=cmd_predict)
 
     try:

@@ -70,3 +70,69 @@ def test_training_reads_still_drop_self_pairs_and_bad_labels(tmp_path: Path) -> 
     assert score.report is not None and score.report.kept_lines == [2, 3, 4, 5, 6, 8]
     assert dict(score.report.repaired) == {"label_ignored": 3}
     assert list(score.label) == [1, 1, 1, -1, -1, -1]
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.fixture(scope="module")
+def small_tsv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    toy = make_toy_pairs(60, seed=3)
+    p = tmp_path_factory.mktemp("data") / "small.tsv"
+    rows = ["question1\tquestion2\tis_duplicate"]
+    rows += [f"{a}\t{b}\t{y}" for a, b, y in zip(toy.text_a, toy.text_b, toy.label)]
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--folds", "400"], r"--folds 400: cannot cut \d+ pairs into 400 folds"),
+        (["--folds", "45"], r"--folds 45: stratified 45-fold needs at least 45 pairs of each"),
+        (["--folds", "3", "--fold-ids", "7"], r"--fold-ids 7: fold\(s\) \[7\] out of range"),
+    ],
+)
+def test_cv_bad_folds_end_in_one_line_and_leave_no_store(
+    small_tsv: Path, tmp_path: Path, args: list[str], match: str
+) -> None:
+    out = tmp_path / "cv"
+    with pytest.raises(SystemExit, match=match):
+        main(["cv", "--data", str(small_tsv), "--model", "lexical", "--out", str(out), *args])
+    assert not out.exists()
+
+
+def test_cv_unknown_model_refused_before_the_data_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "does-not-exist.tsv"  # never opened
+    rc = main(["cv", "--data", str(missing), "--model", "nosuch", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "unknown model family 'nosuch'" in capsys.readouterr().err
+
+
+def test_inspect_a_megabyte_first_line_without_tabs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 1_000_000 + "\n")
+    assert main(["data", "inspect", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot tell the format" in err and "--format" in err
+
+
+def test_jsonl_with_a_two_megabyte_first_object_is_detected(tmp_path: Path) -> None:
+    import json
+
+    p = tmp_path / "big.jsonl"
+    first = {"question1": "a " * 1_000_000, "question2": "b", "is_duplicate": 1}
+    p.write_text(json.dumps(first) + "\n" + json.dumps({"question1": "c", "question2": "d"}))
+    assert main(["data", "inspect", str(p)]) == 0
+
+
+def test_columns_flag_maps_other_names(tmp_path: Path, lexical_dir: Path) -> None:
+    p = tmp_path / "custom.csv"
+    p.write_text("question,candidate,is_dup\nhow to learn python,best way to learn python,1\n")
+    out = tmp_path / "p.tsv"
+    args = ["predict", str(lexical_dir), "--data", str(p), "--out", str(out)]
+    assert main([*args, "--columns", "text_a=question,text_b=candidate,label=is_dup"]) == 0
+    assert out.read_text().count("\tscored\t") == 1
+    with pytest.raises(SystemExit, match="--columns expects FIELD=COLUMN"):
+        main([*args, "--columns", "question"])

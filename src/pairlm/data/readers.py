@@ -92,6 +92,10 @@ MAX_RECORD_LINES = 10
 treated as malformed instead."""
 
 _SNIFF_BYTES = 1 << 20
+# Long texts are data, not errors: let the csv module read fields of any size (its default
+# limit, 128 KiB, turns a long field into a traceback).
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+_FIRST_LINE_MAX = 1 << 28  # format detection reads a first line up to this long whole
 _QQP_HEADER = ("id", "qid1", "qid2", "question1", "question2", "is_duplicate")
 _QQP_TEST_HEADER = ("id", "question1", "question2")
 _MRPC_HEADER = ("quality", "#1 id", "#2 id", "#1 string", "#2 string")
@@ -199,7 +203,10 @@ def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
-        raise DataError(f"{path}: is a directory (for a GLUE directory use read_glue_dir)")
+        raise DataError(
+            f"{path}: is a directory; for a GLUE directory use `pairlm glue --glue-dir {path}` "
+            f"(Python: read_glue_dir)"
+        )
     try:
         return path.read_bytes()
     except OSError as e:
@@ -266,9 +273,14 @@ def detect_format(path: str | Path) -> str:
     if not p.exists():
         raise DataError(f"{p}: no such file")
     if p.is_dir():
-        raise DataError(f"{p}: is a directory (for a GLUE directory use read_glue_dir)")
+        raise DataError(
+            f"{p}: is a directory; for a GLUE directory use `pairlm glue --glue-dir {p}` "
+            f"(Python: read_glue_dir)"
+        )
     with p.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
+        if b"\n" not in head and len(head) == _SNIFF_BYTES:
+            head += fh.readline(_FIRST_LINE_MAX)  # never judge a cut first line
         truncated = bool(fh.read(1))
     if not head.strip():
         raise DataError(f"{p}: empty file; known formats: {_FORMAT_HELP}")
@@ -333,7 +345,8 @@ def detect_format(path: str | Path) -> str:
     raise DataError(
         f"{p}: cannot tell the format: line 1 ({lines[0][:120]!r}) is not a header pairlm "
         f"knows and the rows match no known layout. Known formats: {_FORMAT_HELP}. "
-        "Pass fmt= (and columns= for csv/tsv/jsonl/parquet)."
+        "Give the format (--format FMT, or fmt=) and for csv/tsv/jsonl/parquet the columns "
+        "(--columns text_a=COL,text_b=COL[,label=COL], or columns=)."
     )
 
 
@@ -576,7 +589,8 @@ def _resolve_columns(
         if missing:
             raise DataError(
                 f"{path}: no column for {' and '.join(missing)} in the header {header}; "
-                f"pass columns={{'text_a': ..., 'text_b': ...}} (known names for text_a: "
+                f"name them with --columns text_a=COL,text_b=COL (Python: columns={{...}}) "
+                f"(known names for text_a: "
                 f"{', '.join(_ALIASES['text_a'])})"
             )
     return out

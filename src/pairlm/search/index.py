@@ -169,7 +169,9 @@ class CorpusIndex:
         p = Path(path)
         if (p / DB_FILE).exists():
             if not overwrite:
-                raise FileExistsError(f"{p} already holds an index; pass overwrite=True")
+                raise FileExistsError(
+                    f"{p} already holds an index; use --overwrite (Python: overwrite=True)"
+                )
             for f in (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm", FAISS_FILE):
                 (p / f).unlink(missing_ok=True)
         p.mkdir(parents=True, exist_ok=True)
