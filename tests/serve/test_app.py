@@ -177,3 +177,22 @@ def test_config_file_and_env(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="max_chars"):
         ServeConfig(max_chars=0)
     assert json.dumps(ServeConfig().max_body_bytes)
+
+
+def test_lone_surrogates_get_a_4xx_naming_the_field_not_a_500(server):
+    """JSON may carry a lone surrogate escape; it is refused, not echoed back (a 500)."""
+    u = server.url
+    raw = '"\\ud800 what is this?"'
+    for path, body, headers in [
+        ("/v1/score", '{"pairs": [{"text_a": ' + raw + ', "text_b": "b"}]}', {}),
+        ("/v1/search", '{"text": ' + raw + "}", {}),
+        ("/v1/documents", '{"documents": [{"id": "x", "text": ' + raw + "}]}", AUTH),
+    ]:
+        r = httpx.post(
+            u + path, content=body.encode(), headers={"content-type": "application/json", **headers}
+        )
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])
+        assert "\\ud800" not in r.text and "what is this" not in r.text
+    big = httpx.post(u + "/v1/search", json={"txt": "y" * 1000})
+    assert big.status_code == 422 and "y" * 100 not in big.text  # input not echoed
+    assert httpx.get(u + "/health").status_code == 200

@@ -324,6 +324,24 @@ def create_app(
 
     app = FastAPI(title="pairlm", version="1", lifespan=lifespan)
     app.state.pairlm = state
+
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each bad field and what is wrong, never echoing the input (which can
+        be a megabyte, or hold a lone surrogate that cannot be encoded back)."""
+        errors = [
+            {
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg", "invalid")).encode("utf-8", "replace").decode("utf-8"),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
     app.state.metrics = metrics
 
     def check_limits(texts: list[str]) -> None:
@@ -338,6 +356,12 @@ def create_app(
                 )
             if not t.strip():
                 raise HTTPException(422, f"text {i} is empty")
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise HTTPException(
+                    422, f"text {i} is not valid Unicode: a lone surrogate at character {e.start}"
+                ) from None
 
     def top_k(k: int | None) -> int:
         k = cfg.default_top_k if k is None else k
