@@ -116,3 +116,15 @@ def test_config_round_trip_and_unknown_key(fitted: tuple[str, Path, PairClassifi
     assert cls.from_json(model.config.to_json()) == model.config
     with pytest.raises(ConfigError, match="no_such_key"):
         cls.from_dict({"no_such_key": 1})
+
+
+def test_predict_proba_takes_a_plain_list_of_pairs(
+    fitted: tuple[str, Path, PairClassifier],
+) -> None:
+    _, _, model = fitted
+    test = make_toy_pairs(6, seed=9)
+    as_list = [(a, b) for a, b in zip(test.text_a, test.text_b)]
+    np.testing.assert_allclose(
+        model.predict_proba(as_list), model.predict_proba(test), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_array_equal(model.predict(as_list), model.predict(test))

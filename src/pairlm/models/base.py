@@ -176,9 +176,44 @@ def inner_split(train: PairDataset, fraction: float, seed: int) -> tuple[PairDat
     return train.subset(np.sort(fit_idx)), train.subset(np.sort(val_idx))
 
 
+def as_pairs(pairs: Any) -> Any:
+    """A list (or tuple) of ``(text_a, text_b)`` pairs as a `PairDataset`; anything else is
+    returned as it is (and checked by `check_pairs`)."""
+    if (
+        isinstance(pairs, (list, tuple))
+        and pairs
+        and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(t, str) for t in p)
+            for p in pairs
+        )
+    ):
+        return PairDataset.from_pairs([p[0] for p in pairs], [p[1] for p in pairs])
+    return pairs
+
+
+def _accepting_pair_lists(fn: Any) -> Any:
+    import functools
+
+    @functools.wraps(fn)
+    def predict_proba(self: Any, pairs: Any, *args: Any, **kw: Any) -> np.ndarray:
+        return fn(self, as_pairs(pairs), *args, **kw)
+
+    predict_proba._accepts_pair_lists = True  # type: ignore[attr-defined]
+    return predict_proba
+
+
 class PairClassifier(ABC):
     """Base class of every model family. Subclasses implement `_fit`, `predict_proba`,
-    `_save_state` and `_load_state`, and set `family` and `config_cls`."""
+    `_save_state` and `_load_state`, and set `family` and `config_cls`.
+
+    `predict_proba` (and `predict`) take a `PairDataset` or, as sentence-transformers'
+    `CrossEncoder.predict` does, a plain list of ``(text_a, text_b)`` pairs."""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        fn = cls.__dict__.get("predict_proba")
+        if fn is not None and not getattr(fn, "_accepts_pair_lists", False):
+            cls.predict_proba = _accepting_pair_lists(fn)  # type: ignore[method-assign]
 
     family: ClassVar[str]
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
@@ -233,7 +268,7 @@ class PairClassifier(ABC):
     def predict(self, pairs: PairDataset) -> np.ndarray:
         """0/1 decisions at the learned threshold."""
         self._check_fitted()
-        return (self.predict_proba(pairs) >= self.threshold_).astype(np.int64)
+        return (self.predict_proba(as_pairs(pairs)) >= self.threshold_).astype(np.int64)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):
