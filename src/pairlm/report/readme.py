@@ -61,7 +61,7 @@ def render(summary: dict[str, Any]) -> str:
 
 def _pattern(name: str) -> re.Pattern[str]:
     n = re.escape(name)
-    return re.compile(rf"(<!-- pairlm:{n}:begin -->\n)(.*?)(\n<!-- pairlm:{n}:end -->)", re.S)
+    return re.compile(rf"(<!-- pairlm:{n}:begin -->\n)(.*?)(<!-- pairlm:{n}:end -->)", re.S)
 
 
 def _name(summary_path: Path) -> str:
@@ -77,7 +77,7 @@ def update(markdown: Path, summaries: list[Path]) -> list[str]:
         pat = _pattern(name)
         if not pat.search(text):
             raise ValueError(f"{markdown}: no <!-- pairlm:{name}:begin/end --> block")
-        table = render(json.loads(s.read_text(encoding="utf-8")))
+        table = render(json.loads(s.read_text(encoding="utf-8"))) + "\n"
         m = pat.search(text)
         assert m is not None
         text = text[: m.start(2)] + table + text[m.end(2) :]
@@ -92,7 +92,7 @@ def check(markdown: Path, summaries: list[Path]) -> list[str]:
     stale = []
     for s in summaries:
         m = _pattern(_name(s)).search(text)
-        if m is None or m.group(2) != render(json.loads(s.read_text(encoding="utf-8"))):
+        if m is None or m.group(2) != render(json.loads(s.read_text(encoding="utf-8"))) + "\n":
             stale.append(_name(s))
     return stale
 

@@ -1,0 +1,96 @@
+"""Publish finished folds: results/<experiment>/ (report.md, report.html, summary.json and a
+snapshot of the store holding the experiment's runs) and the README tables made from them.
+
+    .venv/bin/python experiments/publish.py [--store runs/qqp-cv] [EXPERIMENT.toml ...]
+
+Default: experiments/qqp-cv.toml and experiments/learning-curve.toml, both run into the
+store runs/qqp-cv (they share its folds). Each experiment's comparisons are made against
+its `references` below that have finished folds. Runs may still be going: the snapshot
+holds what was committed when it was taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCES = {
+    # the paper's claims: the fine-tuned LLM against every other method; the ensemble (pairlm's
+    # best) against every peer
+    "qqp-cv": ["smollm2-lora-full", "ensemble", "minilm-biencoder"],
+    "learning-curve": [],
+}
+# The full-size points of the learning curves are the qqp-cv runs (same folds, same configs).
+ALSO = {
+    "learning-curve": [
+        "lexical",
+        "siamese-cnn",
+        "minilm-biencoder",
+        "minilm-crossencoder-full",
+        "smollm2-lora-full",
+    ]
+}
+
+
+def _runs_with_folds(store: Path) -> set[str]:
+    con = sqlite3.connect(f"file:{store / 'results.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT r.name FROM runs r JOIN folds f ON f.run_id = r.run_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("experiments", nargs="*", type=Path)
+    ap.add_argument("--store", type=Path, default=ROOT / "runs" / "qqp-cv")
+    args = ap.parse_args()
+    exps = args.experiments or [
+        ROOT / "experiments" / "qqp-cv.toml",
+        ROOT / "experiments" / "learning-curve.toml",
+    ]
+    from pairlm.cli import main as pairlm
+    from pairlm.report.readme import update
+
+    done = _runs_with_folds(args.store)
+    summaries = []
+    for exp in exps:
+        spec = tomllib.loads(exp.read_text())
+        name = spec["experiment"]["name"]
+        runs = [r.get("name", r["model"]) for r in spec.get("runs", [])]
+        runs += [r for r in ALSO.get(name, []) if r not in runs]
+        have = [r for r in runs if r in done]
+        if not have:
+            print(f"{name}: no finished folds yet", file=sys.stderr)
+            continue
+        out = ROOT / "results" / name
+        cmd = ["report", str(args.store), "--json", "-q", "--out", str(out), "--with-store"]
+        cmd += ["--runs", ",".join(have)]
+        for ref in REFERENCES.get(name, []):
+            if ref in have:
+                cmd += ["--reference", ref]
+        rc = pairlm(cmd)
+        if rc:
+            return rc
+        summaries.append(out / "summary.json")
+    readme = ROOT / "README.md"
+    names = {s.parent.name for s in summaries}
+    text = readme.read_text(encoding="utf-8")
+    present = [s for s in summaries if f"<!-- pairlm:{s.parent.name}:begin -->" in text]
+    if present:
+        update(readme, present)
+    missing = names - {s.parent.name for s in present}
+    if missing:
+        print(f"README has no table block for: {', '.join(sorted(missing))}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
