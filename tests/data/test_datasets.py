@@ -242,3 +242,15 @@ def test_shared_layout_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_dataset("mrpc-test") == shared / "mrpc" / "msr_paraphrase_test.txt"
     assert resolve_dataset("stsb-dev") == shared / "stsb" / "sts-dev.csv"
     assert len(load_dataset("mrpc")) == 4_076
+
+
+@pytest.mark.integration
+def test_official_evaluation_splits_keep_their_row_counts() -> None:
+    from pairlm.data import load_dataset
+    from pairlm.data.datasets import DATASETS
+
+    if not _SHARED_ENV or not (Path(_SHARED_ENV) / "stsb" / "sts-test.csv").is_file():
+        pytest.skip("the shared data (PAIRLM_DATA_DIR) is not beside this checkout")
+    for name in ("stsb-test", "stsb-dev", "mrpc-test"):
+        ds = load_dataset(name, data_dir=_SHARED_ENV, download=False)
+        assert len(ds) == DATASETS[name].rows, name

@@ -95,6 +95,9 @@ class DatasetSpec:
     homepage: str = ""
     license: str = ""
     aliases: tuple[str, ...] = field(default=())
+    evaluation_split: bool = False
+    """An official dev/test split: read whole (self-pairs and repeated pairs kept, unless
+    asked otherwise), so its row count stays the official one and figures stay comparable."""
 
     @property
     def is_archive(self) -> bool:
@@ -173,6 +176,7 @@ DATASETS: dict[str, DatasetSpec] = {
             format="mrpc",
             subdir="mrpc",
             rows=1_725,
+            evaluation_split=True,
             homepage=_MRPC_HOME,
             license="Microsoft Research Data License",
         ),
@@ -197,6 +201,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 subdir="stsb",
                 members=(f"stsbenchmark/sts-{split}.csv",),
                 rows=n,
+                evaluation_split=split != "train",
                 homepage="https://ixa2.si.ehu.eus/stswiki/index.php/STSbenchmark",
                 license="see the STS Benchmark LICENSE.txt (per-source terms)",
             )
@@ -505,4 +510,7 @@ def load_dataset(
     if spec is not None and spec.format == "tsv":
         raise DataError(f"dataset {spec.name!r} is not a pair file")
     read_kw.setdefault("name", spec.name if spec is not None else None)
+    if spec is not None and spec.evaluation_split:
+        read_kw.setdefault("drop_self_pairs", False)
+        read_kw.setdefault("drop_duplicates", False)
     return read_pairs(path, fmt, **read_kw)
