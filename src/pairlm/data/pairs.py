@@ -200,7 +200,11 @@ class PairDataset:
         return out, ia, ib
 
     def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
+        """The pairs as a pandas DataFrame (needs pandas, which pairlm itself does not)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_frame needs pandas: pip install pandas") from None
 
         return pd.DataFrame(
             {

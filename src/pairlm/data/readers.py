@@ -938,7 +938,11 @@ def _read_jsonl(
 def _read_parquet(path: Path, report: ValidationReport, kw: dict[str, Any]) -> _Collector:
     try:
         import pyarrow.parquet as pq
-
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'pairlm[parquet]'"
+        ) from None
+    try:
         pf = pq.ParquetFile(path)
         names = list(pf.schema_arrow.names)
         m = _resolve_columns(names, kw.get("columns"), path)

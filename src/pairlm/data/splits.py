@@ -42,8 +42,6 @@ def _question_keys(dataset: PairDataset) -> tuple[np.ndarray, np.ndarray, np.nda
     Ids and texts live in separate namespaces; an empty normalised text is not a node of its
     own (it falls back to its id), so empty texts do not join unrelated questions.
     """
-    import pandas as pd
-
     n = len(dataset)
     cache: dict[str, str] = {}
 
@@ -60,8 +58,10 @@ def _question_keys(dataset: PairDataset) -> tuple[np.ndarray, np.ndarray, np.nda
     tb = [("t\x00" + v) if (v := norm(t)) else k for t, k in zip(dataset.text_b, idb)]
     keys = np.empty(4 * n, dtype=object)
     keys[:n], keys[n : 2 * n], keys[2 * n : 3 * n], keys[3 * n :] = ida, idb, ta, tb
-    codes, _ = pd.factorize(keys)
-    codes = codes.astype(np.int64)
+    index: dict[str, int] = {}  # codes in order of first appearance (as pandas.factorize)
+    codes = np.fromiter(
+        (index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys)
+    )
     return codes[:n], codes[n : 2 * n], codes[2 * n : 3 * n], codes[3 * n :]
 
 

@@ -39,13 +39,14 @@ def glove_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def _glove_index() -> dict[str, int]:
-    import pandas as pd
-
     path = glove_dir() / _INDEX
     try:
-        words = pd.read_parquet(path).iloc[:, 0].astype(str).tolist()
-    except ImportError as e:  # pragma: no cover - pyarrow is a core dependency
-        raise ImportError(f"reading {path} needs pyarrow: pip install pyarrow ({e})") from e
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise ImportError(
+            f"reading {path} needs pyarrow: pip install 'pairlm[models]' ({e})"
+        ) from e
+    words = [str(w) for w in pq.read_table(path).column(0).to_pylist()]
     index: dict[str, int] = {}
     for i, w in enumerate(words):
         index.setdefault(w, i)
