@@ -229,9 +229,9 @@ def cache_dir(override: str | Path | None = None) -> Path:
     ``~/.cache/pairlm/datasets``."""
     if override is not None:
         return Path(override).expanduser()
-    env = os.environ.get("PAIRLM_CACHE_DIR")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "pairlm"
-    return root / "datasets"
+    from pairlm.paths import cache_root
+
+    return cache_root() / "datasets"
 
 
 def _candidates(spec: DatasetSpec, root: Path) -> list[Path]:

@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import math
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -53,6 +52,7 @@ from pairlm.data.validation import (
     Policy,
     ValidationReport,
 )
+from pairlm.paths import cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +117,10 @@ _CANONICAL = tuple(_ALIASES)
 
 
 # ====================================================================== small helpers
-def _cache_root() -> Path:
-    env = os.environ.get("PAIRLM_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "pairlm"
-
-
 def dropped_dir() -> Path:
     """Where ``side_file="auto"`` writes dropped rows: ``$PAIRLM_CACHE_DIR/dropped`` or
     ``~/.cache/pairlm/dropped`` (sources such as ``/work/shared/data`` may be read-only)."""
-    return _cache_root() / "dropped"
+    return cache_root() / "dropped"
 
 
 def _auto_side_file(path: Path) -> Path:

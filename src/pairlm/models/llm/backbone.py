@@ -59,9 +59,9 @@ class BackboneError(RuntimeError):
 # ---------------------------------------------------------------------------- paths
 def cache_root() -> Path:
     """The pairlm model cache: `$PAIRLM_CACHE_DIR/models`, else `~/.cache/pairlm/models`."""
-    base = os.environ.get("PAIRLM_CACHE_DIR")
-    root = Path(base) if base else Path.home() / ".cache" / "pairlm"
-    return root / "models"
+    from pairlm.paths import cache_root as root
+
+    return root() / "models"
 
 
 def packaged_smollm2_gguf() -> Path:
