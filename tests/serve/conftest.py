@@ -53,7 +53,7 @@ class Server:
 
 
 def start_server(
-    index_dir: Path,
+    index_dir: Path | None,
     log: Path,
     *,
     reranker: str | None = None,
@@ -67,8 +67,7 @@ def start_server(
         "-c",
         LAUNCH,
         str(TINY_DIR),
-        "--index",
-        str(index_dir),
+        *(["--index", str(index_dir)] if index_dir is not None else []),
         "--host",
         HOST,
         "--port",

@@ -196,3 +196,22 @@ def test_lone_surrogates_get_a_4xx_naming_the_field_not_a_500(server):
     big = httpx.post(u + "/v1/search", json={"txt": "y" * 1000})
     assert big.status_code == 422 and "y" * 100 not in big.text  # input not echoed
     assert httpx.get(u + "/health").status_code == 200
+
+
+def test_score_only_server_without_an_index(tmp_path, tiny_reranker):
+    """`pairlm serve --reranker MODEL` without --index: /v1/score works, the index routes
+    say there is no index, bad input is a 4xx."""
+    srv = start_server(None, tmp_path / "log.txt", reranker=tiny_reranker)
+    try:
+        u = srv.url
+        r = httpx.post(u + "/v1/score", json={"pairs": [{"text_a": "a b", "text_b": "a b c"}]})
+        assert r.status_code == 200 and len(r.json()["probabilities"]) == 1
+        assert httpx.post(u + "/v1/search", json={"text": "a"}).status_code == 404
+        bad = '{"pairs": [{"text_a": "\\ud800", "text_b": "b"}]}'
+        r = httpx.post(
+            u + "/v1/score", content=bad.encode(), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422
+        assert httpx.get(u + "/health").json()["documents"] is None
+    finally:
+        srv.stop()

@@ -127,7 +127,9 @@ def add_search_commands(subparsers: Any) -> None:
     p.set_defaults(func=cmd_match)
 
     p = subparsers.add_parser("serve", help="run the HTTP service")
-    p.add_argument("--index", required=True)
+    p.add_argument(
+        "--index", help="corpus index for /v1/search, /v1/match and /v1/documents (optional)"
+    )
     p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
     p.add_argument("--encoder", help="the encoder the index was built with (checked)")
     p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
@@ -344,6 +346,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pairlm.serve.app import serve
     from pairlm.serve.config import load_config
 
+    if not args.index and not args.reranker:
+        raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
     serve(
         args.index,
         reranker_dir=args.reranker,

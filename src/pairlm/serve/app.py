@@ -155,7 +155,11 @@ class ServiceState:
     """What the app serves; filled by the background loader."""
 
     def __init__(
-        self, index_dir: Path, reranker_dir: Path | None, encoder: str | None, config: ServeConfig
+        self,
+        index_dir: Path | None,
+        reranker_dir: Path | None,
+        encoder: str | None,
+        config: ServeConfig,
     ) -> None:
         self.index_dir = index_dir
         self.reranker_dir = reranker_dir
@@ -172,15 +176,21 @@ class ServiceState:
             from pairlm.search.index import CorpusIndex
 
             t0 = time.perf_counter()
-            index = CorpusIndex.open(self.index_dir, encoder=self.encoder)
-            index.encode(["warm up"])
+            index = None
+            if self.index_dir is not None:
+                index = CorpusIndex.open(self.index_dir, encoder=self.encoder)
+                index.encode(["warm up"])
             if self.reranker_dir is not None:
                 from pairlm.search.rerank import Reranker
 
                 self.reranker = Reranker(self.reranker_dir, self.config.reranker_threshold)
             self.index = index
             self.ready.set()
-            log.info("service ready: %d documents, %.1fs", len(index), time.perf_counter() - t0)
+            log.info(
+                "service ready: %s, %.1fs",
+                f"{len(index)} documents" if index is not None else "no index (scoring only)",
+                time.perf_counter() - t0,
+            )
         except Exception as e:  # reported by /health and 503s; the server stays up
             log.exception("loading failed")
             self.error = f"{type(e).__name__}: {e}"
@@ -189,12 +199,21 @@ class ServiceState:
         self.thread = threading.Thread(target=self.load, name="pairlm-loader", daemon=True)
         self.thread.start()
 
-    def require(self) -> CorpusIndex:
+    def require_loaded(self) -> None:
         if self.error:
             raise HTTPException(503, f"service failed to load: {self.error}")
-        if not self.ready.is_set() or self.index is None:
+        if not self.ready.is_set():
             raise HTTPException(
                 503, "model and index are loading; retry shortly", headers={"Retry-After": "2"}
+            )
+
+    def require(self) -> CorpusIndex:
+        """The index, once loaded; 404 when the server runs without one."""
+        self.require_loaded()
+        if self.index is None:
+            raise HTTPException(
+                404,
+                "this server has no index (started without --index): only /v1/score is available",
             )
         return self.index
 
@@ -300,7 +319,7 @@ class MetricsMiddleware:
 
 # ---------------------------------------------------------------------- app
 def create_app(
-    index_dir: str | Path,
+    index_dir: str | Path | None = None,
     *,
     reranker_dir: str | Path | None = None,
     encoder: str | None = None,
@@ -308,8 +327,13 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the index and reranker load in the background when it starts."""
     cfg = config or load_config()
+    if index_dir is None and reranker_dir is None:
+        raise ValueError("the service needs an index (--index), a pair model (--reranker), or both")
     state = ServiceState(
-        Path(index_dir), Path(reranker_dir) if reranker_dir else None, encoder, cfg
+        Path(index_dir) if index_dir else None,
+        Path(reranker_dir) if reranker_dir else None,
+        encoder,
+        cfg,
     )
     metrics = Metrics()
 
@@ -418,7 +442,7 @@ def create_app(
     @app.post("/v1/score", response_model=ScoreResponse)
     def score(req: ScoreRequest) -> ScoreResponse:
         check_limits([t for p in req.pairs for t in (p.text_a, p.text_b)])
-        state.require()
+        state.require_loaded()
         if state.reranker is None:
             raise HTTPException(501, "no pair model loaded: start the server with --reranker DIR")
         rr = state.reranker
@@ -566,7 +590,7 @@ def _match_index(
 
 
 def serve(
-    index_dir: str | Path,
+    index_dir: str | Path | None = None,
     *,
     reranker_dir: str | Path | None = None,
     encoder: str | None = None,
@@ -585,8 +609,8 @@ def serve(
 def main(argv: list[str] | None = None) -> int:
     """``python -m pairlm.serve.app --index DIR [--reranker DIR] [--port N]``."""
     ap = argparse.ArgumentParser(prog="pairlm-serve", description="Run the pairlm HTTP service.")
-    ap.add_argument("--index", required=True)
-    ap.add_argument("--reranker")
+    ap.add_argument("--index", help="corpus index for search, match and documents (optional)")
+    ap.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
     ap.add_argument("--encoder")
     ap.add_argument("--config")
     ap.add_argument("--host", default="127.0.0.1")
