@@ -135,10 +135,17 @@ def test_limits_and_schema_errors_then_still_up(server):
 def test_metrics(server):
     httpx.get(server.url + "/health")
     text = httpx.get(server.url + "/metrics").text
-    assert 'pairlm_http_requests_total{route="/health",method="GET",status="200"}' in text
-    assert "pairlm_http_request_duration_seconds_bucket" in text
-    assert "pairlm_index_documents 10" in text
-    assert 'status="413"' in text and 'status="401"' in text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+    labels = [(s.name, s.labels) for s in samples]
+    want = {"route": "/health", "method": "GET", "status": "200"}
+    assert ("pairlm_http_requests_total", want) in labels
+    assert any(n == "pairlm_http_request_duration_seconds_bucket" for n, _ in labels)
+    assert any(s.name == "pairlm_index_documents" and s.value == 10 for s in samples)
+    statuses = {lab.get("status") for n, lab in labels if n == "pairlm_http_requests_total"}
+    assert {"413", "401"} <= statuses
+    assert "process_resident_memory_bytes" in text  # prometheus_client's process metrics
 
 
 def test_503_when_loading_failed(tmp_path):
