@@ -183,10 +183,19 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
-    from pairlm.data.datasets import DATASETS
+    from pairlm.data.datasets import DATASETS, DatasetNotFound, resolve_dataset
 
+    logging.getLogger("pairlm.data.datasets").setLevel(logging.ERROR)  # no fallback warnings
     for name, spec in DATASETS.items():
-        print(f"{name:16s} {spec.description}")
+        try:
+            path = resolve_dataset(name, download=False)
+            if spec.is_dir or path.name in spec.files:
+                where = f"local: {path}"
+            else:
+                where = f"not here ({'downloadable; ' if spec.urls else ''}falls back to {spec.fallback}: {path})"
+        except (DatasetNotFound, FileNotFoundError, ValueError):
+            where = "downloadable" if spec.urls else "not available here"
+        print(f"{name:16s} {spec.description}\n{'':16s} [{where}]")
     return 0
 
 

@@ -264,3 +264,36 @@ def test_killed_pairlm_run_resumes_without_redoing_finished_folds(tmp_path: Path
                 a.predictions(ra.run_id)["proba"], b.predictions(rb.run_id)["proba"]
             )
     assert (killed / "report.html").is_file() and (killed / "report.md").is_file()
+
+
+def test_data_table_maps_columns_and_keeps_self_pairs(tmp_path: Path) -> None:
+    import json
+
+    toy = make_toy_pairs(60, seed=4)
+    rows = [
+        {"q": a, "cand": b, "dup": int(y)} for a, b, y in zip(toy.text_a, toy.text_b, toy.label)
+    ]
+    rows.append({"q": "same text here", "cand": "same text here", "dup": 1})  # a self-pair
+    (tmp_path / "custom.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    f = tmp_path / "exp.toml"
+    base = '[experiment]\nname = "c"\n[data]\ndataset = "custom.jsonl"\n'
+    cols = 'columns = { text_a = "q", text_b = "cand", label = "dup" }\n'
+    proto = "[protocol]\nfolds = 3\n"
+    f.write_text(base + cols + "keep_self_pairs = true\n" + proto + _run("lexical"))
+    exp = load_experiment(f)
+    assert exp.read_options == {
+        "columns": {"text_a": "q", "text_b": "cand", "label": "dup"},
+        "drop_self_pairs": False,
+    }
+    run_experiment(f, tmp_path / "out", progress=False)
+    f.write_text(base + cols + proto + _run("lexical"))
+    run_experiment(f, tmp_path / "out2", progress=False)
+    tested = []
+    for out in ("out", "out2"):
+        with ResultStore(tmp_path / out) as store:
+            folds = store.fold_results(store.runs()[0].run_id)
+            tested.append(sum(fr.n_test for fr in folds))
+    assert tested[0] == tested[1] + 1  # the self-pair was kept only when asked
+    f.write_text(base + 'columns = { question = "q" }\n' + proto + _run("lexical"))
+    with pytest.raises(ConfigError, match="columns"):
+        load_experiment(f)

@@ -31,3 +31,17 @@ def test_installed_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(registry._FAMILIES, "needy", fam)
     assert registry.installed("needy") == (False, ["no_such_module_here"])
     assert registry.installed("lexical") == (True, [])
+
+
+def test_data_list_says_where_each_dataset_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("PAIRLM_DATA_DIR", str(tmp_path))  # nothing here
+    monkeypatch.setenv("PAIRLM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "[downloadable]" in out and "[not available here]" in out
+    (tmp_path / "qqp").mkdir()
+    (tmp_path / "qqp" / "bimpm-dev-balanced.tsv").write_text("1\ta\tb\t1\n")
+    assert main(["data", "list"]) == 0
+    assert f"[local: {tmp_path / 'qqp' / 'bimpm-dev-balanced.tsv'}]" in capsys.readouterr().out

@@ -61,7 +61,15 @@ from pairlm.models.base import ConfigError
 log = logging.getLogger(__name__)
 
 _TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer"}
-_DATA_KEYS = {"dataset", "format", "policy", "name"}
+_DATA_KEYS = {
+    "dataset",
+    "format",
+    "policy",
+    "name",
+    "columns",
+    "keep_self_pairs",
+    "keep_duplicates",
+}
 _RUN_KEYS = {
     "name",
     "model",
@@ -146,6 +154,8 @@ class Experiment:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(name, why) of optional runs left out because their family is unavailable."""
     dataset_name: str = ""
+    read_options: dict[str, Any] = field(default_factory=dict)
+    """Reader options of [data]: columns, drop_self_pairs, drop_duplicates."""
 
     def __post_init__(self) -> None:
         if not self.dataset_name:
@@ -394,7 +404,30 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         transfers=transfers,
         skipped=skipped,
         dataset_name=str(dat.get("name", dataset)),
+        read_options=_read_options(where, dat),
     )
+
+
+def _read_options(where: str, dat: dict[str, Any]) -> dict[str, Any]:
+    """Reader options of [data]: `columns` (a table FIELD = "column"), `keep_self_pairs`,
+    `keep_duplicates`."""
+    out: dict[str, Any] = {}
+    cols = dat.get("columns")
+    if cols is not None:
+        valid = {"text_a", "text_b", "label", "pair_id", "id_a", "id_b"}
+        if not isinstance(cols, dict) or not set(cols) <= valid:
+            raise ConfigError(
+                f"{where} [data]: `columns` must be a table with keys among "
+                f"{', '.join(sorted(valid))}, got {cols!r}"
+            )
+        out["columns"] = {k: str(v) for k, v in cols.items()}
+    for key, kw in (("keep_self_pairs", "drop_self_pairs"), ("keep_duplicates", "drop_duplicates")):
+        v = dat.get(key)
+        if v is not None:
+            if not isinstance(v, bool):
+                raise ConfigError(f"{where} [data]: `{key}` must be true or false, got {v!r}")
+            out[kw] = not v
+    return out
 
 
 def load_experiment(path: Path) -> Experiment:
@@ -439,10 +472,10 @@ def available_memory_gb() -> float:
     return math.inf
 
 
-def _load(dataset: str, fmt: str, policy: str) -> Any:
+def _load(dataset: str, fmt: str, policy: str, **read_options: Any) -> Any:
     from pairlm.data import load_dataset
 
-    return load_dataset(dataset, fmt=fmt, policy=policy)
+    return load_dataset(dataset, fmt=fmt, policy=policy, **read_options)
 
 
 def _store_pairs(store: Any, prepared: Any) -> None:
@@ -693,7 +726,7 @@ def plan(
     from pairlm.evaluation.cv import prepare
     from pairlm.experiments.store import ResultStore
 
-    source = _load(exp.dataset, exp.data_format, exp.policy)
+    source = _load(exp.dataset, exp.data_format, exp.policy, **exp.read_options)
     log.info("experiment %s: %d pairs from %s", exp.name, len(source), exp.dataset)
     data: dict[str, Any] = {"source": source, "targets": {}}
     selected_runs = [r for r in exp.runs if not only or r.name in only]
