@@ -41,18 +41,28 @@ class RunSummary:
         return self.folds_done == self.folds_total
 
 
+# The packaged LLMs are quantised GGUF files, dequantised to float: at 135M-270M parameters
+# the 4-bit weights matter, so the report names them.
+_PACKAGED_BACKBONES = {
+    "smollm2": "SmolLM2-135M (GGUF Q4_1)",
+    "gemma3-270m": "Gemma-3-270M (GGUF Q4_K_M)",
+}
+
+
 def _backbone(run: RunInfo) -> str:
     cfg = run.config
     for key in ("backbone", "encoder", "model_name_or_path", "embeddings"):
         v = cfg.get(key)
         if v:
-            return str(v).rstrip("/").split("/")[-1]
+            name = str(v).rstrip("/").split("/")[-1]
+            return _PACKAGED_BACKBONES.get(name.lower(), name)
     defaults = {
         "biencoder": "all-MiniLM-L6-v2",
         "crossencoder": "all-MiniLM-L6-v2",
-        "llm-zeroshot": "smollm2",
-        "llm-fewshot": "smollm2",
-        "llm-lora": "smollm2",
+        "llm-zeroshot": _PACKAGED_BACKBONES["smollm2"],
+        "llm-fewshot": _PACKAGED_BACKBONES["smollm2"],
+        "llm-lora": _PACKAGED_BACKBONES["smollm2"],
+        "ensemble": "members",
         "siamese-cnn": "glove-6b-50d",
         "lexical": "tf-idf",
     }
@@ -368,6 +378,20 @@ def markdown_report(store: ResultStore, reference: str | None = None) -> str:
             "Unfinished runs (mean over the folds done): "
             + ", ".join(f"{s.name} ({s.folds_done}/{s.folds_total})" for s in partial)
         )
+    lines += [
+        "",
+        "Confusion matrices (pooled out-of-fold predictions, each fold at its own threshold):",
+        "",
+        "| method | TP | FP | FN | TN |",
+        "|---|---|---|---|---|",
+    ]
+    run_ids = {r.name: r.run_id for r in store.runs()}
+    for s in sorted(summaries, key=lambda s: -s.means["f1"]):
+        p = store.predictions(run_ids[s.name])
+        y, yhat = p["label"] == 1, p["proba"] >= p["threshold"]
+        tp, fp = int((y & yhat).sum()), int((~y & yhat).sum())
+        fn, tn = int((y & ~yhat).sum()), int((~y & ~yhat).sum())
+        lines.append(f"| {s.name} | {tp:,} | {fp:,} | {fn:,} | {tn:,} |")
     lines += ["", "Pooled out-of-fold F1, 95% bootstrap CI:", ""]
     for s in summaries:
         lines.append(
