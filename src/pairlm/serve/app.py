@@ -371,7 +371,9 @@ def create_app(
     def check_limits(texts: list[str]) -> None:
         if len(texts) > cfg.max_texts:
             raise HTTPException(
-                413, f"{len(texts)} texts in one request; the limit is {cfg.max_texts}"
+                413,
+                f"{len(texts)} texts in one request (a pair counts as two); the limit is "
+                f"{cfg.max_texts} texts (max_texts)",
             )
         for i, t in enumerate(texts):
             if len(t) > cfg.max_chars:

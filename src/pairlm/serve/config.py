@@ -24,7 +24,8 @@ class ServeConfig:
     """Limits and settings of `pairlm serve`."""
 
     max_texts: int = 64
-    """Texts (or pairs, or documents) per request."""
+    """Texts per request, whatever carries them: a /v1/score pair is two texts (so 32 pairs),
+    a /v1/search query one, a /v1/match query or candidate one, a /v1/documents document one."""
     max_chars: int = 10_000
     """Characters per text."""
     max_top_k: int = 100
