@@ -8,11 +8,11 @@ import json
 import logging
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pairlm import __version__
+from pairlm.configfile import load_config_file, parse_overrides
 
 log = logging.getLogger("pairlm")
 
@@ -25,40 +25,6 @@ def _console() -> Any:
     if not con.is_terminal:  # piped or in CI: don't squeeze the results table into 80 columns
         con = Console(width=200)
     return con
-
-
-def _parse_value(text: str) -> Any:
-    """A --set value as TOML (numbers, booleans, lists, quoted strings), else a bare string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"error: --set expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
-
-
-def load_config_file(path: str | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.is_file():
-        raise SystemExit(f"error: config file {p} not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise SystemExit(f"error: cannot parse {p}: {e}") from e
-    if not isinstance(data, dict):
-        raise SystemExit(f"error: {p} must hold a table of config keys")
-    return data
 
 
 def load_data(spec: str, fmt: str = "auto", policy: str = "skip", **kw: Any) -> Any:
@@ -217,7 +183,7 @@ def _protocol_from_args(args: argparse.Namespace) -> Any:
 
 
 def print_results(out_dir: Path, reference: str | None = None) -> None:
-    from pairlm.experiments.store import ResultStore
+    from pairlm.evaluation.store import ResultStore
     from pairlm.report.tables import rich_table, summarize_grouped
 
     with ResultStore(out_dir, create=False) as store:
@@ -231,7 +197,7 @@ def print_results(out_dir: Path, reference: str | None = None) -> None:
 
 def cmd_cv(args: argparse.Namespace) -> int:
     from pairlm.evaluation.cv import cross_validate
-    from pairlm.experiments.store import ResultStore
+    from pairlm.evaluation.store import ResultStore
     from pairlm.models.registry import get_family
 
     config = {**load_config_file(args.config), **parse_overrides(args.set)}
@@ -292,7 +258,7 @@ def _remove_store(out: Path) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     import tempfile
 
-    from pairlm.experiments.store import ResultStore, StoreError
+    from pairlm.evaluation.store import ResultStore, StoreError
     from pairlm.report.tables import markdown_report, summary_dict
 
     src = Path(args.dir)
@@ -480,6 +446,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 3 if unscored else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pairlm.serve.app import serve
+    from pairlm.serve.config import load_config
+
+    if not args.index and not args.reranker:
+        raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
+    serve(
+        args.index,
+        reranker_dir=args.reranker,
+        encoder=args.encoder,
+        config=load_config(args.config),
+        host=args.host,
+        port=args.port,
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 def _add_protocol_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=10, help="number of folds (default 10)")
@@ -643,12 +626,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_predict)
 
-    try:
-        from pairlm.search.cli import add_search_commands
-    except ImportError:
-        pass
-    else:
-        add_search_commands(sub)
+    from pairlm.search.cli import add_search_commands  # lazy inside: no faiss/torch at import
+
+    add_search_commands(sub)
+
+    p = sub.add_parser("serve", help="run the HTTP service")
+    p.add_argument(
+        "--index", help="corpus index for /v1/search, /v1/match and /v1/documents (optional)"
+    )
+    p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
+    p.add_argument("--encoder", help="the encoder the index was built with (checked)")
+    p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -668,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from pairlm.data.validation import DataError
-    from pairlm.experiments.store import StoreError
+    from pairlm.evaluation.store import StoreError
     from pairlm.models.base import ConfigError
 
     try:

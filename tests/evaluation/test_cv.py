@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pairlm.evaluation.cv import Protocol, cross_validate, dataset_fingerprint
-from pairlm.experiments.store import ResultStore, StoreError
+from pairlm.evaluation.store import ResultStore, StoreError
 from tests.conftest import REPO_ROOT, make_toy_pairs
 
 TINY = {"max_word_features": 500, "max_char_features": 500, "n_bins": 4}

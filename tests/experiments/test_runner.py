@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
+from pairlm.evaluation.store import ResultStore
 from pairlm.experiments.runner import (
     RunFailed,
     load_experiment,
     parse_experiment,
     run_experiment,
 )
-from pairlm.experiments.store import ResultStore
 from pairlm.models import registry
 from pairlm.models.base import ConfigError
 from pairlm.models.lexical import LexicalClassifier

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pairlm.evaluation.thresholds import choose_threshold
 from pairlm.models.base import ConfigError, load_model
 from pairlm.models.ensemble import EnsembleClassifier, EnsembleConfig
+from pairlm.models.thresholds import choose_threshold
 from tests.conftest import make_toy_pairs
 from tests.models import tiny_siamese_cnn
 from tests.models.tiny_ensemble import make_tiny

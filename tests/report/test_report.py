@@ -9,7 +9,7 @@ import pytest
 
 from pairlm.cli import main
 from pairlm.evaluation.cv import Protocol, cross_validate, prepare
-from pairlm.experiments.store import ResultStore
+from pairlm.evaluation.store import ResultStore
 from pairlm.report import errors, plots
 from pairlm.report.html import build_html, write_html
 from pairlm.report.tables import summarize

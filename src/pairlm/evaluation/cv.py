@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.experiments.store import FoldResult, ResultStore, RunInfo
+from pairlm.evaluation.store import FoldResult, ResultStore, RunInfo
 
 log = logging.getLogger(__name__)
 

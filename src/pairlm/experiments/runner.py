@@ -561,7 +561,7 @@ def _execute(
 ) -> None:
     """Run one job in this process (the worker body, also used with one worker)."""
     from pairlm.evaluation.cv import cross_validate
-    from pairlm.experiments.store import ResultStore
+    from pairlm.evaluation.store import ResultStore
 
     with ResultStore(out) as store:
         if job.kind == "cv":
@@ -724,7 +724,7 @@ def plan(
 
     Returns (jobs, data, wanted cells per run, done cells per run)."""
     from pairlm.evaluation.cv import prepare
-    from pairlm.experiments.store import ResultStore
+    from pairlm.evaluation.store import ResultStore
 
     source = _load(exp.dataset, exp.data_format, exp.policy, **exp.read_options)
     log.info("experiment %s: %d pairs from %s", exp.name, len(source), exp.dataset)

@@ -23,14 +23,11 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from pairlm.data.pairs import MISSING_LABEL, PairDataset
+from pairlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "pairlm_model.json"
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is invalid; the message names the key."""
 
 
 @dataclasses.dataclass
@@ -244,7 +241,7 @@ class PairClassifier(ABC):
         check_pairs(valid, require_labels=True, what="valid")
         t0 = time.perf_counter()
         self._fit(train, valid)
-        from pairlm.evaluation.thresholds import choose_threshold
+        from pairlm.models.thresholds import choose_threshold
 
         self.threshold_ = choose_threshold(
             valid.y, self.validation_scores(valid), metric=self.config.threshold_metric

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pairlm.experiments.store import ResultStore, RunInfo
+from pairlm.evaluation.store import ResultStore, RunInfo
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 OVERLAP_EDGES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0000001)

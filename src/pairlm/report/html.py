@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pairlm.experiments.store import ResultStore, RunInfo
+from pairlm.evaluation.store import ResultStore, RunInfo
 from pairlm.report import plots
 from pairlm.report.tables import (
     TABLE_COLUMNS,

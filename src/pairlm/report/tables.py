@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from pairlm.evaluation.metrics import METRIC_NAMES as MEAN_METRICS
-from pairlm.experiments.store import ResultStore, RunInfo
+from pairlm.evaluation.store import ResultStore, RunInfo
 
 
 @dataclass

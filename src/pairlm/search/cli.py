@@ -1,5 +1,6 @@
 """The search and serve subcommands of `pairlm`: index build|add|delete|info, search, mine,
-match, serve. `add_search_commands(subparsers)` registers them; each sets ``func``."""
+match. `add_search_commands(subparsers)` registers them; each sets ``func``. (`pairlm serve`
+is registered by the top-level CLI: search knows nothing of HTTP.)"""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _reranker_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_search_commands(subparsers: Any) -> None:
-    """Register index/search/mine/match/serve on an argparse subparsers object."""
+    """Register index/search/mine/match on an argparse subparsers object."""
     idx = subparsers.add_parser("index", help="build and change a corpus search index")
     isub = idx.add_subparsers(dest="index_command", metavar="SUBCOMMAND")
 
@@ -125,17 +126,6 @@ def add_search_commands(subparsers: Any) -> None:
     p.add_argument("--encoder")
     p.add_argument("--reranker")
     p.set_defaults(func=cmd_match)
-
-    p = subparsers.add_parser("serve", help="run the HTTP service")
-    p.add_argument(
-        "--index", help="corpus index for /v1/search, /v1/match and /v1/documents (optional)"
-    )
-    p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
-    p.add_argument("--encoder", help="the encoder the index was built with (checked)")
-    p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=cmd_serve)
 
 
 def _read(args: argparse.Namespace, path: str) -> Any:
@@ -337,23 +327,5 @@ def cmd_match(args: argparse.Namespace) -> int:
     _console().print(
         f"{len(q)} queries × {len(c)} candidates: {n} rows → {args.out} "
         f"({time.perf_counter() - t0:.1f}s)"
-    )
-    return 0
-
-
-@_errors
-def cmd_serve(args: argparse.Namespace) -> int:
-    from pairlm.serve.app import serve
-    from pairlm.serve.config import load_config
-
-    if not args.index and not args.reranker:
-        raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
-    serve(
-        args.index,
-        reranker_dir=args.reranker,
-        encoder=args.encoder,
-        config=load_config(args.config),
-        host=args.host,
-        port=args.port,
     )
     return 0

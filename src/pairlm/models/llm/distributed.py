@@ -73,9 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    import numpy as np
 
-    from pairlm.cli import load_config_file, load_data, parse_overrides
+    from pairlm.configfile import load_config_file, parse_overrides
+    from pairlm.data import load_dataset
+    from pairlm.data.splits import stratified_subsample
     from pairlm.models.llm.lora import LLMLoRAClassifier, LoRAConfig
     from pairlm.models.llm.train import trainable_state
 
@@ -84,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     config.setdefault("device", device)
     if rank != 0:
         config["progress"] = False
-    train = load_data(args.data, args.format)
+    train = load_dataset(args.data, fmt=args.format)
     if args.max_train and len(train) > args.max_train:
-        rng = np.random.default_rng(int(config.get("seed", 0)))
-        train = train.subset(np.sort(rng.permutation(len(train))[: args.max_train]))
-    valid = load_data(args.valid, args.format) if args.valid else None
+        train = train.subset(
+            stratified_subsample(train, args.max_train, int(config.get("seed", 0)))
+        )
+    valid = load_dataset(args.valid, fmt=args.format) if args.valid else None
     model = LLMLoRAClassifier(LoRAConfig.from_dict(config))
     model.fit(train, valid)
     if args.dump_adapter:
