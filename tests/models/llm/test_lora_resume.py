@@ -76,5 +76,10 @@ def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path) -> None:
     again = make_tiny(tmp_path, checkpoint_dir=str(ckpt), checkpoint_steps=1, **RUN)
     again.fit(train, valid)
     assert again.resumed_step_ == straight.state_.step
+    # ... and reports the training time of the processes that did the work.
+    assert resumed.state_.train_seconds > 0
+    # (the finished checkpoint holds the time up to its writing, a moment before the end)
+    assert again.state_.train_seconds == pytest.approx(resumed.state_.train_seconds, abs=2.0)
+    assert again.fit_seconds_ >= again.train_seconds_before_ > 0
     for k, v in trainable_state(again.model_).items():
         torch.testing.assert_close(v, b[k], rtol=0, atol=1e-6)

@@ -460,7 +460,10 @@ class LLMLoRAClassifier(PairClassifier):
         check_pairs(valid, require_labels=True, what="valid")
         if self.config.max_valid is not None:
             valid = stratified_cap(valid, self.config.max_valid, self.config.seed)
-        return super().fit(train, valid)
+        super().fit(train, valid)
+        # A run resumed from a checkpoint reports the whole fit: earlier processes' training too.
+        self.fit_seconds_ += getattr(self, "train_seconds_before_", 0.0)
+        return self
 
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
         from pairlm.models.torch_utils import seed_everything
@@ -540,7 +543,10 @@ class LLMLoRAClassifier(PairClassifier):
             self.resumed_step_ = state.step
             log.info("resumed from %s (step %d of %d)", last, state.step, total)
 
+        seconds_before = state.train_seconds  # by earlier processes, when resumed
+
         def checkpoint() -> None:
+            state.train_seconds = seconds_before + time.perf_counter() - t0
             if rank == 0:
                 ckpt.save(model, optimizer, scheduler, state, best)
             barrier()
@@ -632,6 +638,8 @@ class LLMLoRAClassifier(PairClassifier):
             bar.close()
         if best is not None:
             load_trainable_state(model, best)
+        state.train_seconds = seconds_before + time.perf_counter() - t0
+        self.train_seconds_before_ = seconds_before
         self.state_ = state
         losses = [h["loss"] for h in state.history]
         log.info(

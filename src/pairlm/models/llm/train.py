@@ -102,6 +102,8 @@ class TrainerState:
     done: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
     """One entry per logged step: step, train loss (and valid loss when evaluated)."""
+    train_seconds: float = 0.0
+    """Wall time spent in the training loop, summed over every process that resumed it."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
