@@ -447,20 +447,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pairlm.serve.app import serve
-    from pairlm.serve.config import load_config
+    from pairlm.serve.app import serve_from_args
 
-    if not args.index and not args.reranker:
-        raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
-    serve(
-        args.index,
-        reranker_dir=args.reranker,
-        encoder=args.encoder,
-        config=load_config(args.config),
-        host=args.host,
-        port=args.port,
-    )
-    return 0
+    return serve_from_args(args)
 
 
 # ---------------------------------------------------------------------- parser
@@ -630,15 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_search_commands(sub)
 
+    from pairlm.serve.config import add_serve_arguments  # light: no FastAPI import here
+
     p = sub.add_parser("serve", help="run the HTTP service")
-    p.add_argument(
-        "--index", help="corpus index for /v1/search, /v1/match and /v1/documents (optional)"
-    )
-    p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
-    p.add_argument("--encoder", help="the encoder the index was built with (checked)")
-    p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    add_serve_arguments(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

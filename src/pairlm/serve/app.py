@@ -608,30 +608,34 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
 
 
+def serve_from_args(args: argparse.Namespace, log_level: str = "info") -> int:
+    """Run the service the parsed options (`config.add_serve_arguments`) describe."""
+    if not args.index and not args.reranker:
+        raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
+    serve(
+        args.index,
+        reranker_dir=args.reranker,
+        encoder=args.encoder,
+        config=load_config(args.config),
+        host=args.host,
+        port=args.port,
+        log_level=log_level,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pairlm.serve.app --index DIR [--reranker DIR] [--port N]``."""
+    """``python -m pairlm.serve.app [--index DIR] [--reranker DIR] [--port N]``."""
+    from pairlm.serve.config import add_serve_arguments
+
     ap = argparse.ArgumentParser(prog="pairlm-serve", description="Run the pairlm HTTP service.")
-    ap.add_argument("--index", help="corpus index for search, match and documents (optional)")
-    ap.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
-    ap.add_argument("--encoder")
-    ap.add_argument("--config")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8000)
+    add_serve_arguments(ap)
     ap.add_argument("--log-level", default="info")
     a = ap.parse_args(argv)
     logging.basicConfig(
         level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    serve(
-        a.index,
-        reranker_dir=a.reranker,
-        encoder=a.encoder,
-        config=load_config(a.config),
-        host=a.host,
-        port=a.port,
-        log_level=a.log_level,
-    )
-    return 0
+    return serve_from_args(a, a.log_level)
 
 
 if __name__ == "__main__":

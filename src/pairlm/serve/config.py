@@ -9,6 +9,7 @@ answer 401 to every request (they are never open by default).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import tomllib
@@ -95,3 +96,15 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServeConfig
     if env_key:
         data["api_key"] = env_key
     return ServeConfig.from_dict(data)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """The service's options, shared by `pairlm serve` and `python -m pairlm.serve.app`."""
+    p.add_argument(
+        "--index", help="corpus index for /v1/search, /v1/match and /v1/documents (optional)"
+    )
+    p.add_argument("--reranker", help="saved pairlm model for /v1/score and reranking")
+    p.add_argument("--encoder", help="the encoder the index was built with (checked)")
+    p.add_argument("--config", help="TOML file with a [serve] table (limits, api_key)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
