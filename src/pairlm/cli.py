@@ -41,34 +41,30 @@ def load_data(spec: str, fmt: str = "auto", policy: str = "skip", **kw: Any) -> 
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:
-    """`--columns text_a=question,text_b=candidate,label=is_dup` as a reader mapping."""
+    """`--columns text_a=question,text_b=candidate,label=is_dup` as a mapping (the fields are
+    checked by `reader_options`)."""
     if not text:
         return None
-    valid = ("text_a", "text_b", "label", "pair_id", "id_a", "id_b")
     out: dict[str, str] = {}
     for part in text.split(","):
         key, sep, col = part.partition("=")
-        key, col = key.strip(), col.strip()
-        if not sep or not col or key not in valid:
+        if not sep or not key.strip() or not col.strip():
             raise SystemExit(
-                f"error: --columns expects FIELD=COLUMN pairs with FIELD one of "
-                f"{', '.join(valid)}; got {part!r}"
+                f"error: --columns expects FIELD=COLUMN pairs (e.g. text_a=question); got {part!r}"
             )
-        out[key] = col
+        out[key.strip()] = col.strip()
     return out
 
 
 def data_kw(args: argparse.Namespace) -> dict[str, Any]:
     """Reader options from the shared data flags (`_add_data_args`)."""
-    kw: dict[str, Any] = {}
-    cols = parse_columns(getattr(args, "columns", None))
-    if cols:
-        kw["columns"] = cols
-    if getattr(args, "keep_self_pairs", False):
-        kw["drop_self_pairs"] = False
-    if getattr(args, "keep_duplicates", False):
-        kw["drop_duplicates"] = False
-    return kw
+    from pairlm.data.readers import reader_options
+
+    return reader_options(
+        parse_columns(getattr(args, "columns", None)),
+        keep_self_pairs=getattr(args, "keep_self_pairs", False),
+        keep_duplicates=getattr(args, "keep_duplicates", False),
+    )
 
 
 def _add_data_args(p: argparse.ArgumentParser, training: bool = True) -> None:

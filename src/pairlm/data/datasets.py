@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from pairlm.data.pairs import PairDataset
 from pairlm.data.readers import read_glue_dir, read_pairs
 from pairlm.data.validation import DataError
+from pairlm.paths import cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -229,8 +230,6 @@ def cache_dir(override: str | Path | None = None) -> Path:
     ``~/.cache/pairlm/datasets``."""
     if override is not None:
         return Path(override).expanduser()
-    from pairlm.paths import cache_root
-
     return cache_root() / "datasets"
 
 

@@ -558,11 +558,7 @@ def _resolve_columns(
     lower = [h.strip().lower() for h in header]
     out: dict[str, int] = {}
     columns = dict(columns or {})
-    unknown = set(columns) - set(_CANONICAL)
-    if unknown:
-        raise DataError(
-            f"columns= has unknown key(s) {sorted(unknown)}; use {', '.join(_CANONICAL)}"
-        )
+    _check_column_fields(columns)
     for canon, src in columns.items():
         if src in header:
             out[canon] = header.index(src)
@@ -977,7 +973,34 @@ def _read_parquet(path: Path, report: ValidationReport, kw: dict[str, Any]) -> _
     return col
 
 
+def _check_column_fields(columns: dict[str, Any]) -> None:
+    unknown = set(columns) - set(_CANONICAL)
+    if unknown:
+        raise DataError(
+            f"columns: unknown field(s) {sorted(unknown)}; the fields are {', '.join(_CANONICAL)}"
+        )
+
+
 # ====================================================================== public API
+def reader_options(
+    columns: dict[str, Any] | None = None,
+    *,
+    keep_self_pairs: bool = False,
+    keep_duplicates: bool = False,
+) -> dict[str, Any]:
+    """`read_pairs` keywords from the settings users write (CLI flags, `[data]` keys): a column
+    mapping (checked here, before any file is read) and the two keep switches."""
+    kw: dict[str, Any] = {}
+    if columns:
+        _check_column_fields(columns)
+        kw["columns"] = {k: str(v) for k, v in columns.items()}
+    if keep_self_pairs:
+        kw["drop_self_pairs"] = False
+    if keep_duplicates:
+        kw["drop_duplicates"] = False
+    return kw
+
+
 def read_pairs(
     path: str | Path,
     fmt: str = "auto",

@@ -410,24 +410,21 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
 
 def _read_options(where: str, dat: dict[str, Any]) -> dict[str, Any]:
     """Reader options of [data]: `columns` (a table FIELD = "column"), `keep_self_pairs`,
-    `keep_duplicates`."""
-    out: dict[str, Any] = {}
+    `keep_duplicates` (`pairlm.data.readers.reader_options`)."""
+    from pairlm.data.readers import reader_options
+    from pairlm.data.validation import DataError
+
     cols = dat.get("columns")
-    if cols is not None:
-        valid = {"text_a", "text_b", "label", "pair_id", "id_a", "id_b"}
-        if not isinstance(cols, dict) or not set(cols) <= valid:
-            raise ConfigError(
-                f"{where} [data]: `columns` must be a table with keys among "
-                f"{', '.join(sorted(valid))}, got {cols!r}"
-            )
-        out["columns"] = {k: str(v) for k, v in cols.items()}
-    for key, kw in (("keep_self_pairs", "drop_self_pairs"), ("keep_duplicates", "drop_duplicates")):
-        v = dat.get(key)
-        if v is not None:
-            if not isinstance(v, bool):
-                raise ConfigError(f"{where} [data]: `{key}` must be true or false, got {v!r}")
-            out[kw] = not v
-    return out
+    if cols is not None and not isinstance(cols, dict):
+        raise ConfigError(f'{where} [data]: `columns` must be a table FIELD = "column"')
+    keep = {k: dat.get(k, False) for k in ("keep_self_pairs", "keep_duplicates")}
+    for key, v in keep.items():
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where} [data]: `{key}` must be true or false, got {v!r}")
+    try:
+        return reader_options(cols, **keep)
+    except DataError as e:
+        raise ConfigError(f"{where} [data]: {e}") from None
 
 
 def load_experiment(path: Path) -> Experiment:

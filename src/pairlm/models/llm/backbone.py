@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pairlm import paths
 from pairlm.models.torch_utils import cpu_has_bf16
 
 if TYPE_CHECKING:
@@ -59,9 +60,7 @@ class BackboneError(RuntimeError):
 # ---------------------------------------------------------------------------- paths
 def cache_root() -> Path:
     """The pairlm model cache: `$PAIRLM_CACHE_DIR/models`, else `~/.cache/pairlm/models`."""
-    from pairlm.paths import cache_root as root
-
-    return root() / "models"
+    return paths.cache_root() / "models"
 
 
 def packaged_smollm2_gguf() -> Path:
