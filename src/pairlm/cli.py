@@ -308,8 +308,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pairlm.experiments.runner import RunFailed, run_experiment
 
     out = Path(args.out)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    if args.address and args.backend == "local":
+        raise SystemExit("error: --address is for --backend ray")
     rc = 0
     try:
         run_experiment(
@@ -319,6 +321,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             folds=_fold_list(args.fold_ids),
             workers=args.workers,
             progress=None if not args.no_progress else False,
+            backend=args.backend,
+            address=args.address,
         )
     except KeyboardInterrupt:
         print("interrupted: finished folds are saved; run the same command again to resume.")
@@ -562,8 +566,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="runs side by side in worker processes, as memory allows (default 1)",
+        default=None,
+        help="runs side by side in worker processes, as memory allows (default 1); with "
+        "--backend ray: (run, fold) tasks at once (default: as the cluster allows)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default=None,
+        help="local processes (default) or Ray tasks, one per (run, fold) "
+        "(default: the file's [experiment] backend); needs pip install 'pairlm[ray]'",
+    )
+    p.add_argument(
+        "--address",
+        help="with --backend ray: a running Ray cluster (e.g. auto, ray://head:10001); "
+        "default: start a local Ray",
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)

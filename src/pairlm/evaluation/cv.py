@@ -181,23 +181,9 @@ def cross_validate(
 
     Folds already stored are skipped. `only_folds` restricts the work to some folds.
     """
-    from pairlm.models.registry import create, get_family
-
     protocol = protocol or Protocol()
     config = dict(config or {})
-    cls = get_family(family)
-    cls.config_cls.from_dict(config)  # validate before any work
-    prepared = prepare(store, dataset, protocol, dataset_name)
-    caveats = list(getattr(cls, "caveats", ()))
-    run = store.get_or_create_run(
-        run_name or family,
-        family,
-        config,
-        prepared.name,
-        prepared.split_key,
-        protocol.to_dict(),
-        caveats,
-    )
+    run, prepared = open_run(store, dataset, family, config, protocol, run_name, dataset_name)
     wanted = list(range(protocol.folds)) if only_folds is None else sorted(set(only_folds))
     bad = [f for f in wanted if not 0 <= f < protocol.folds]
     if bad:
@@ -210,12 +196,9 @@ def cross_validate(
     bar = _progress(progress, len(wanted), initial=len(wanted) - len(todo), desc=run.name)
     try:
         for fold in todo:
-            train, valid, test_idx, test = fold_data(prepared, fold, protocol)
-            model = create(family, config)
-            t0 = time.perf_counter()
-            model.fit(train, valid)
-            fit_s = time.perf_counter() - t0
-            metrics = score_fold(store, run, model, fold, train, valid, test_idx, test, fit_s)
+            out = run_fold(prepared, family, config, fold, protocol)
+            save_fold_output(store, run, out)
+            metrics = out.result.metrics
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(f1=f"{metrics['f1']:.4f}")
@@ -239,6 +222,62 @@ def score_fold(
     fit_seconds: float,
 ) -> dict[str, float]:
     """Score a fitted model on a fold's test pairs and store metrics and predictions at once."""
+    out = evaluate_fold(model, fold, train, valid, test_idx, test, fit_seconds)
+    save_fold_output(store, run, out)
+    return out.result.metrics
+
+
+@dataclass(frozen=True)
+class FoldOutput:
+    """One fold's result before it is stored: what a worker (a process, a Ray task) hands back
+    to the one process that writes the store."""
+
+    result: FoldResult
+    test_idx: np.ndarray
+    pair_ids: np.ndarray
+    labels: np.ndarray
+    proba: np.ndarray
+
+
+def open_run(
+    store: ResultStore,
+    dataset: PairDataset,
+    family: str,
+    config: dict[str, Any],
+    protocol: Protocol,
+    run_name: str | None = None,
+    dataset_name: str | None = None,
+) -> tuple[RunInfo, PreparedData]:
+    """Validate the config, cut (or reload) the folds and get or create the run; the same run
+    name with another config or data raises `StoreError`."""
+    from pairlm.models.registry import get_family
+
+    cls = get_family(family)
+    cls.config_cls.from_dict(dict(config))  # validate before any work
+    prepared = prepare(store, dataset, protocol, dataset_name)
+    caveats = list(getattr(cls, "caveats", ()))
+    run = store.get_or_create_run(
+        run_name or family,
+        family,
+        config,
+        prepared.name,
+        prepared.split_key,
+        protocol.to_dict(),
+        caveats,
+    )
+    return run, prepared
+
+
+def evaluate_fold(
+    model: Any,
+    fold: int,
+    train: PairDataset,
+    valid: PairDataset,
+    test_idx: np.ndarray,
+    test: PairDataset,
+    fit_seconds: float,
+) -> FoldOutput:
+    """Score a fitted model on a fold's test pairs and compute the fold's metrics."""
     from pairlm.evaluation.metrics import binary_metrics
 
     t0 = time.perf_counter()
@@ -255,9 +294,28 @@ def score_fold(
         fit_seconds,
         pred_s,
     )
-    store.save_fold(run.run_id, result, test_idx, test.pair_id, test.y, proba)
-    log.info("run %s fold %d: F1 %.4f AUC %.4f", run.name, fold, metrics["f1"], metrics["roc_auc"])
-    return metrics
+    return FoldOutput(result, np.asarray(test_idx), np.asarray(test.pair_id), test.y, proba)
+
+
+def run_fold(
+    prepared: PreparedData, family: str, config: dict[str, Any], fold: int, protocol: Protocol
+) -> FoldOutput:
+    """Train `family` on one fold and score its test part; touches no store."""
+    from pairlm.models.registry import create
+
+    train, valid, test_idx, test = fold_data(prepared, fold, protocol)
+    model = create(family, config)
+    t0 = time.perf_counter()
+    model.fit(train, valid)
+    fit_s = time.perf_counter() - t0
+    return evaluate_fold(model, fold, train, valid, test_idx, test, fit_s)
+
+
+def save_fold_output(store: ResultStore, run: RunInfo, out: FoldOutput) -> None:
+    """Store one fold's metrics and predictions in one transaction."""
+    store.save_fold(run.run_id, out.result, out.test_idx, out.pair_ids, out.labels, out.proba)
+    m = out.result.metrics
+    log.info("run %s fold %d: F1 %.4f AUC %.4f", run.name, out.result.fold, m["f1"], m["roc_auc"])
 
 
 def _progress(flag: bool | None, total: int, initial: int, desc: str) -> Any:

@@ -5,6 +5,8 @@ runs at once in worker processes when memory allows, one progress view over the 
 [experiment]
 name = "quickstart"
 description = "..."
+backend = "local"        # or "ray": every (run, fold) a Ray task (pairlm.experiments.ray_backend)
+address = "auto"         # with backend = "ray": a running cluster (default: start a local Ray)
 
 [data]
 dataset = "qqp"          # a registered name (`pairlm data list`) or a path (relative to this file)
@@ -156,6 +158,10 @@ class Experiment:
     dataset_name: str = ""
     read_options: dict[str, Any] = field(default_factory=dict)
     """Reader options of [data]: columns, drop_self_pairs, drop_duplicates."""
+    backend: str = "local"
+    """Where the (run, fold) cells run: "local" (this machine's process pool) or "ray"."""
+    address: str | None = None
+    """The Ray cluster's address with backend "ray" (None: start a local Ray)."""
 
     def __post_init__(self) -> None:
         if not self.dataset_name:
@@ -262,7 +268,8 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
     exp = data.get("experiment", {})
     if not isinstance(exp, dict):
         raise ConfigError(f"{where}: [experiment] must be a table")
-    _unknown(f"{where} [experiment]", exp, {"name", "description"})
+    _unknown(f"{where} [experiment]", exp, {"name", "description", "backend", "address"})
+    backend, address = _backend_keys(where, exp)
     dat = data.get("data")
     if not isinstance(dat, dict) or "dataset" not in dat:
         raise ConfigError(f"{where}: [data] with a `dataset` key is required")
@@ -405,7 +412,24 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         skipped=skipped,
         dataset_name=str(dat.get("name", dataset)),
         read_options=_read_options(where, dat),
+        backend=backend,
+        address=address,
     )
+
+
+def _backend_keys(where: str, exp: dict[str, Any]) -> tuple[str, str | None]:
+    """[experiment] `backend` ("local" or "ray") and `address` (a Ray cluster's)."""
+    from pairlm.experiments.ray_backend import BACKENDS
+
+    backend = exp.get("backend", "local")
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"{where} [experiment]: `backend` must be one of {', '.join(BACKENDS)}, got {backend!r}"
+        )
+    address = exp.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ConfigError(f"{where} [experiment]: `address` must be a non-empty string")
+    return str(backend), address
 
 
 def _read_options(where: str, dat: dict[str, Any]) -> dict[str, Any]:
@@ -498,10 +522,38 @@ def transfer_validate(
     Resumable: a fold is skipped for the targets that already have it; the model of a fold
     is trained only when some target still needs that fold. Returns the targets' RunInfos.
     """
+    from pairlm.evaluation.cv import save_fold_output
 
-    from pairlm.data.splits import fold_indices, stratified_subsample
-    from pairlm.evaluation.cv import fold_data, prepare, score_fold
-    from pairlm.models.registry import create, get_family
+    src, runs = open_transfer(store, source, targets, spec, protocol, target_protocol, source_name)
+    wanted = list(range(protocol.folds)) if only_folds is None else sorted(set(only_folds))
+    bad = [f for f in wanted if not 0 <= f < protocol.folds]
+    if bad:
+        raise ValueError(f"fold(s) {bad} out of range 0..{protocol.folds - 1}")
+    for fold in wanted:
+        todo = [(r, p) for r, p in runs if fold not in store.finished_folds(r.run_id)]
+        if not todo:
+            continue
+        fitted = fit_transfer_fold(src, spec, fold, protocol)
+        for run, tprep in todo:
+            save_fold_output(store, run, score_transfer_target(fitted, tprep, target_protocol))
+            if on_fold is not None:
+                on_fold(run.name, fold, protocol.folds)
+    return [r for r, _ in runs]
+
+
+def open_transfer(
+    store: Any,
+    source: Any,
+    targets: list[tuple[TargetSpec, Any]],
+    spec: TransferSpec,
+    protocol: Protocol,
+    target_protocol: Protocol,
+    source_name: str,
+) -> tuple[Any, list[tuple[Any, Any]]]:
+    """Validate, cut the source's and the targets' folds and get or create one run per target:
+    (the source's PreparedData, [(target RunInfo, target PreparedData)])."""
+    from pairlm.evaluation.cv import prepare
+    from pairlm.models.registry import get_family
 
     cls = get_family(spec.model)
     cls.config_cls.from_dict(spec.config)
@@ -522,30 +574,45 @@ def transfer_validate(
         )
         store.put_transfer(run.run_id, source_name, src.split_key, tprep.name)
         runs.append((run, tprep))
-    wanted = list(range(protocol.folds)) if only_folds is None else sorted(set(only_folds))
-    bad = [f for f in wanted if not 0 <= f < protocol.folds]
-    if bad:
-        raise ValueError(f"fold(s) {bad} out of range 0..{protocol.folds - 1}")
-    for fold in wanted:
-        todo = [(r, p) for r, p in runs if fold not in store.finished_folds(r.run_id)]
-        if not todo:
-            continue
-        train, valid, _, _ = fold_data(src, fold, protocol)
-        model = create(spec.model, spec.config)
-        t0 = time.perf_counter()
-        model.fit(train, valid)
-        fit_s = time.perf_counter() - t0
-        for run, tprep in todo:
-            _, test_idx = fold_indices(tprep.folds, fold)
-            if target_protocol.max_test and target_protocol.max_test < len(test_idx):
-                sub = tprep.dataset.subset(test_idx)
-                seed = target_protocol.seed * 1000 + fold
-                test_idx = test_idx[stratified_subsample(sub, target_protocol.max_test, seed)]
-            test = tprep.dataset.subset(test_idx)
-            score_fold(store, run, model, fold, train, valid, test_idx, test, fit_s)
-            if on_fold is not None:
-                on_fold(run.name, fold, protocol.folds)
-    return [r for r, _ in runs]
+    return src, runs
+
+
+@dataclass
+class _FittedFold:
+    fold: int
+    model: Any
+    train: Any
+    valid: Any
+    fit_seconds: float
+
+
+def fit_transfer_fold(src: Any, spec: TransferSpec, fold: int, protocol: Protocol) -> _FittedFold:
+    """Train `spec` on fold `fold`'s training part of the source (no store)."""
+    from pairlm.evaluation.cv import fold_data
+    from pairlm.models.registry import create
+
+    train, valid, _, _ = fold_data(src, fold, protocol)
+    model = create(spec.model, spec.config)
+    t0 = time.perf_counter()
+    model.fit(train, valid)
+    return _FittedFold(fold, model, train, valid, time.perf_counter() - t0)
+
+
+def score_transfer_target(fitted: _FittedFold, tprep: Any, target_protocol: Protocol) -> Any:
+    """Score a target's fold with the fold's model: a FoldOutput (no store)."""
+    from pairlm.data.splits import fold_indices, stratified_subsample
+    from pairlm.evaluation.cv import evaluate_fold
+
+    fold = fitted.fold
+    _, test_idx = fold_indices(tprep.folds, fold)
+    if target_protocol.max_test and target_protocol.max_test < len(test_idx):
+        sub = tprep.dataset.subset(test_idx)
+        seed = target_protocol.seed * 1000 + fold
+        test_idx = test_idx[stratified_subsample(sub, target_protocol.max_test, seed)]
+    test = tprep.dataset.subset(test_idx)
+    return evaluate_fold(
+        fitted.model, fold, fitted.train, fitted.valid, test_idx, test, fitted.fit_seconds
+    )
 
 
 def _execute(
@@ -778,8 +845,10 @@ def run_experiment(
     only: list[str] | None = None,
     folds: list[int] | None = None,
     progress: bool | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     memory_budget_gb: float | None = None,
+    backend: str | None = None,
+    address: str | None = None,
 ) -> Experiment:
     """Run every (run, fold) of an experiment not yet in `out`'s store.
 
@@ -787,8 +856,21 @@ def run_experiment(
     the same SQLite store), starting a run only while the sum of the runs' `memory_gb` stays
     within `memory_budget_gb` (default: 80% of the memory available now). Raises `RunFailed`
     after the other runs finish if some run raised.
+
+    `backend` "ray" (default: the file's `[experiment] backend`, else "local") runs each
+    (run, fold) as a Ray task instead, on the cluster at `address` (default: the file's, else
+    a local Ray started here), at most `workers` at once (default: as resources allow); this
+    process alone writes the store.
     """
     exp = load_experiment(Path(path))
+    backend = backend or exp.backend
+    address = address or exp.address
+    if backend == "ray":
+        from pairlm.experiments.ray_backend import require_ray
+
+        require_ray()  # before any data is read
+    elif backend != "local":
+        raise ConfigError(f"--backend must be local or ray, got {backend!r}")
     if only:
         missing = sorted(set(only) - set(exp.names()))
         if missing:
@@ -796,7 +878,7 @@ def run_experiment(
                 f"--only: no run named {', '.join(missing)} in {path}; runs: "
                 f"{', '.join(exp.names())}"
             )
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
     jobs, data, wanted, done = plan(exp, out, only, folds)
@@ -805,7 +887,12 @@ def run_experiment(
     budget = memory_budget_gb if memory_budget_gb is not None else 0.8 * available_memory_gb()
     failures: list[tuple[str, BaseException]] = []
     with _GridProgress(jobs, wanted, done, enabled=bool(progress)) as view:
-        if workers == 1 or len(jobs) <= 1:
+        if backend == "ray":
+            from pairlm.experiments.ray_backend import run_on_ray
+
+            if jobs:
+                failures = run_on_ray(jobs, out, exp, data, view, address=address, workers=workers)
+        elif (workers or 1) == 1 or len(jobs) <= 1:
             for job in jobs:
                 view.started(job)
                 try:
@@ -824,7 +911,7 @@ def run_experiment(
                     view.failed(job)
                     failures.append((job.name, e))
         else:
-            failures = _run_parallel(jobs, out, exp, data, folds, workers, budget, view)
+            failures = _run_parallel(jobs, out, exp, data, folds, workers or 1, budget, view)
     if exp.skipped:
         for name, why in exp.skipped:
             log.warning("skipped optional run %s: %s", name, why)
