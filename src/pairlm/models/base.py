@@ -67,7 +67,13 @@ class ModelConfig:
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        # Options added after models were saved and runs fingerprinted (augment, symmetric)
+        # are left out at their defaults, so those fingerprints and files stay the same.
+        for f in dataclasses.fields(self):
+            if f.metadata.get("omit_default") and d.get(f.name) == f.default:
+                del d[f.name]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -89,6 +95,48 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> Self:
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+@dataclasses.dataclass
+class TrainableConfig(ModelConfig):
+    """Config of a family that learns weights from its training pairs: adds training-pair
+    augmentation (`pairlm.data.augment`), applied once, in `PairClassifier.fit`, to the
+    training part only (after any inner validation split)."""
+
+    augment: tuple[str, ...] = dataclasses.field(default=(), metadata={"omit_default": True})
+    """Augmentations to add to the training pairs: hard negatives "swap", "negation",
+    "number", "name", "antonym"; invariance positives "typo", "casing", "order"; or the
+    groups "negatives", "invariance", "all". Empty: none."""
+    augment_ratio: float = dataclasses.field(default=0.2, metadata={"omit_default": True})
+    """Added pairs per training pair, in all, shared equally by the `augment` kinds."""
+
+    def validate(self) -> None:
+        super().validate()
+        from pairlm.data.augment import resolve_kinds
+
+        try:
+            resolve_kinds(self.augment)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if not 0.0 <= self.augment_ratio <= 10.0:
+            raise ConfigError(f"augment_ratio must be in [0, 10], got {self.augment_ratio}")
+
+
+@dataclasses.dataclass
+class SymmetricOption(ModelConfig):
+    """Config of a family whose score depends on the order of the two texts (one input holds
+    both): `symmetric = true` scores both orders and averages them (in `predict_proba`, for
+    every such family at once)."""
+
+    symmetric: bool = dataclasses.field(default=False, metadata={"omit_default": True})
+    """Score (a, b) and (b, a) and average: twice the scoring cost, symmetric by construction."""
+
+
+def swap_sides(pairs: PairDataset) -> PairDataset:
+    """The same pairs with their two texts (and ids) exchanged."""
+    return PairDataset(
+        pairs.pair_id, pairs.text_b, pairs.text_a, pairs.label, pairs.id_b, pairs.id_a, pairs.name
+    )
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
@@ -193,7 +241,11 @@ def _accepting_pair_lists(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def predict_proba(self: Any, pairs: Any, *args: Any, **kw: Any) -> np.ndarray:
-        return fn(self, as_pairs(pairs), *args, **kw)
+        pairs = as_pairs(pairs)
+        p = fn(self, pairs, *args, **kw)
+        if getattr(self.config, "symmetric", False) and isinstance(pairs, PairDataset):
+            p = (np.asarray(p) + np.asarray(fn(self, swap_sides(pairs), *args, **kw))) / 2.0
+        return p
 
     predict_proba._accepts_pair_lists = True  # type: ignore[attr-defined]
     return predict_proba
@@ -240,6 +292,14 @@ class PairClassifier(ABC):
             train, valid = inner_split(train, self.config.valid_fraction, self.config.seed)
         check_pairs(valid, require_labels=True, what="valid")
         t0 = time.perf_counter()
+        if getattr(self.config, "augment", ()):
+            from pairlm.data.augment import with_augmentation
+
+            train, aug = with_augmentation(
+                train, self.config.augment, self.config.augment_ratio, self.config.seed
+            )
+            self.augmented_ = aug.counts
+            log.info("%s: %s", self.family, aug.summary())
         self._fit(train, valid)
         from pairlm.models.thresholds import choose_threshold
 

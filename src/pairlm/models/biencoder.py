@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    TrainableConfig,
+    check_pairs,
+)
 from pairlm.models.encoders import (
     MINILM_QQP_CAVEAT,
     encode_unique,
@@ -71,7 +77,7 @@ def clear_shared_cache() -> None:
 
 
 @dataclass
-class BiEncoderConfig(ModelConfig):
+class BiEncoderConfig(TrainableConfig):
     encoder: str | None = None
     """Sentence-transformers model (id or local folder); None: the packaged all-MiniLM-L6-v2."""
     mode: Literal["cosine", "head", "finetune"] = "head"

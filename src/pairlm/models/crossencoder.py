@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    SymmetricOption,
+    TrainableConfig,
+    check_pairs,
+)
 from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
 from pairlm.models.torch_utils import (
     EarlyStopping,
@@ -52,7 +59,7 @@ STATE_FILE = "crossencoder.json"
 
 
 @dataclass
-class CrossEncoderConfig(ModelConfig):
+class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     encoder: str | None = None
     """HF encoder folder or id; None: the packaged all-MiniLM-L6-v2."""
     finetune: Literal["full", "lora"] = "full"

@@ -25,7 +25,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    TrainableConfig,
+    check_pairs,
+)
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -54,7 +60,7 @@ STOPWORDS = frozenset(
 
 
 @dataclass
-class LexicalConfig(ModelConfig):
+class LexicalConfig(TrainableConfig):
     word_ngram_max: int = 2
     char_ngram_min: int = 2
     char_ngram_max: int = 5

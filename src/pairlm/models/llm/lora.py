@@ -47,7 +47,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs, inner_split
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    SymmetricOption,
+    TrainableConfig,
+    check_pairs,
+    inner_split,
+)
 from pairlm.models.llm.prompting import stratified_cap, validate_llm_fields
 from pairlm.models.llm.prompts import (
     PromptTemplate,
@@ -85,7 +93,7 @@ _RUNTIME_KEYS = ("progress", "checkpoint_dir", "checkpoint_steps", "device", "ev
 
 
 @dataclass
-class LoRAConfig(ModelConfig):
+class LoRAConfig(TrainableConfig, SymmetricOption):
     """Config of `llm-lora` (LoRA / QLoRA fine-tuning of a causal LM)."""
 
     backbone: str = "smollm2"

@@ -30,7 +30,13 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.base import (
+    ConfigError,
+    ModelConfig,
+    PairClassifier,
+    SymmetricOption,
+    check_pairs,
+)
 from pairlm.models.llm.prompts import (
     Demo,
     PromptParts,
@@ -69,7 +75,7 @@ def validate_llm_fields(cfg: Any) -> None:
 
 
 @dataclass
-class LLMZeroShotConfig(ModelConfig):
+class LLMZeroShotConfig(SymmetricOption):
     """Config of `llm-zeroshot` (and the base of `llm-fewshot`)."""
 
     backbone: str = "smollm2"

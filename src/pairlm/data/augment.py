@@ -1,0 +1,396 @@
+"""Training-pair augmentation: hard negatives and invariance positives made from training pairs.
+
+Behavioural probes show duplicate detectors trained on QQP calling "Is X better than Y?" and
+"Is Y better than X?" duplicates, ignoring negation, numbers and names, and moving with typos.
+`augment_pairs` adds pairs that teach the opposite, built only from the pairs it is given (the
+training part of a fold, never validation or test):
+
+hard negatives (label 0), a question against an edited copy of itself, or against an edited
+copy of its duplicate:
+
+- ``swap``: the arguments of an asymmetric relation swapped ("X better than Y" -> "Y better
+  than X", "from A to B" -> "from B to A", "A become B" -> "B become A");
+- ``negation``: the first auxiliary verb negated ("can" -> "can't") or a negation removed;
+- ``number``: a number changed (a year stays a plausible year);
+- ``name``: a capitalised word inside the sentence (a person, a place, a product) replaced by
+  another capitalised word seen in the *same* training pairs;
+- ``antonym``: one word replaced by its opposite (`ANTONYMS`: more/less, before/after,
+  with/without, good/bad, ...);
+
+invariance positives (the original label kept):
+
+- ``typo``: one word with two letters swapped or one letter dropped;
+- ``casing``: the text lower-cased, or its first letters capitalised;
+- ``order``: the two texts swapped (for families that are not symmetric by construction).
+
+Everything is a pure function of (pairs, kinds, ratio, seed): same inputs, same pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pairlm.data.pairs import PairDataset, concat
+
+NEGATIVE_KINDS = ("swap", "negation", "number", "name", "antonym")
+POSITIVE_KINDS = ("typo", "casing", "order")
+KINDS = NEGATIVE_KINDS + POSITIVE_KINDS
+ALIASES = {
+    "all": KINDS,
+    "negatives": NEGATIVE_KINDS,
+    "invariance": POSITIVE_KINDS,
+}
+
+ANTONYMS: tuple[tuple[str, str], ...] = (
+    ("more", "less"),
+    ("before", "after"),
+    ("with", "without"),
+    ("good", "bad"),
+    ("better", "worse"),
+    ("best", "worst"),
+    ("increase", "decrease"),
+    ("buy", "sell"),
+    ("cheap", "expensive"),
+    ("easy", "hard"),
+    ("rich", "poor"),
+    ("old", "new"),
+    ("win", "lose"),
+    ("start", "stop"),
+    ("love", "hate"),
+    ("first", "last"),
+    ("high", "low"),
+    ("big", "small"),
+    ("fast", "slow"),
+    ("true", "false"),
+    ("always", "never"),
+    ("legal", "illegal"),
+    ("possible", "impossible"),
+    ("men", "women"),
+    ("male", "female"),
+    ("become", "be"),
+    ("becoming", "being"),
+)
+"""Word pairs whose substitution changes a question's meaning (both directions are used)."""
+
+_OPPOSITE: dict[str, str] = {}
+for _a, _b in ANTONYMS:
+    _OPPOSITE.setdefault(_a, _b)
+    _OPPOSITE.setdefault(_b, _a)
+
+_NEGATE = {
+    "is": "isn't",
+    "are": "aren't",
+    "was": "wasn't",
+    "were": "weren't",
+    "can": "can't",
+    "could": "couldn't",
+    "do": "don't",
+    "does": "doesn't",
+    "did": "didn't",
+    "should": "shouldn't",
+    "would": "wouldn't",
+    "will": "won't",
+    "has": "hasn't",
+    "must": "mustn't",
+}
+_AFFIRM = {v: k for k, v in _NEGATE.items()} | {"cannot": "can", "won't": "will"}
+_AUX_RE = re.compile(r"\b(" + "|".join(sorted(_NEGATE, key=len, reverse=True)) + r")\b", re.I)
+_NEG_RE = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(_AFFIRM, key=len, reverse=True)) + r")(?!\w)",
+    re.I,
+)
+_NOT_RE = re.compile(r"\s+not\b", re.I)
+_NUM_RE = re.compile(r"(?<![\w.])(\d{1,4})(?![\w.])")
+_WORD_RE = re.compile(r"[A-Za-z]+")
+_CAP_RE = re.compile(r"(?<=[a-z,] )([A-Z][a-z]{2,})\b")
+_ARG = r"([A-Za-z][\w+#.-]*)"
+_COMPARATIVE = (
+    r"(better|worse|bigger|smaller|faster|slower|stronger|weaker|richer|poorer|older|younger|"
+    r"taller|shorter|cheaper|harder|easier|safer|smarter|more \w+|less \w+)"
+)
+_SWAP_RES = (
+    re.compile(_ARG + r"( (?:is |are )?)" + _COMPARATIVE + r" than " + _ARG, re.I),
+    re.compile(r"\bfrom " + _ARG + r" to " + _ARG, re.I),
+    re.compile(_ARG + r" (become|becomes|turn into|turns into) " + _ARG, re.I),
+)
+_STOP = {
+    "i",
+    "a",
+    "an",
+    "the",
+    "it",
+    "is",
+    "are",
+    "be",
+    "to",
+    "of",
+    "in",
+    "on",
+    "do",
+    "does",
+    "how",
+    "what",
+    "why",
+    "can",
+    "you",
+    "we",
+    "they",
+    "he",
+    "she",
+    "my",
+    "me",
+}
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """The pairs `augment_pairs` added, with the kind of each, and counts by kind."""
+
+    pairs: PairDataset
+    kinds: np.ndarray
+    requested: dict[str, int]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(str(k) for k in self.kinds)
+        return {k: c.get(k, 0) for k in self.requested}
+
+    def summary(self) -> str:
+        parts = [f"{k} {n}/{self.requested[k]}" for k, n in self.counts.items()]
+        return f"{len(self.pairs)} augmented pairs ({', '.join(parts)})"
+
+
+def resolve_kinds(kinds: Sequence[str], where: str = "augment") -> tuple[str, ...]:
+    """Expand aliases ("all", "negatives", "invariance") and check every name: ValueError
+    naming the unknown one."""
+    out: list[str] = []
+    for k in kinds:
+        names = ALIASES.get(k, (k,))
+        for n in names:
+            if n not in KINDS:
+                raise ValueError(
+                    f"{where}: unknown augmentation {k!r}; known: {', '.join((*KINDS, *ALIASES))}"
+                )
+            if n not in out:
+                out.append(n)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- edits of one text
+def _keep_case(src: str, word: str) -> str:
+    return word[:1].upper() + word[1:] if src[:1].isupper() else word
+
+
+def swap_arguments(text: str, rng: np.random.Generator | None = None) -> str | None:
+    """Swap the arguments of the first asymmetric relation found, or None."""
+    for rx in _SWAP_RES:
+        m = rx.search(text)
+        if m is None:
+            continue
+        g = m.groups()
+        if rx is _SWAP_RES[1]:
+            a, b = g
+            if a.lower() == b.lower():
+                continue
+            new = f"{m.group(0)[:4]} {b} to {a}"
+        elif rx is _SWAP_RES[2]:
+            a, verb, b = g
+            if a.lower() == b.lower() or a.lower() in _STOP or b.lower() in _STOP:
+                continue
+            new = f"{b} {verb} {a}"
+        else:
+            a, cop, comp, b = g
+            if a.lower() == b.lower() or a.lower() in _STOP or b.lower() in _STOP:
+                continue
+            new = f"{b}{cop}{comp} than {a}"
+        return text[: m.start()] + new + text[m.end() :]
+    return None
+
+
+def negate(text: str, rng: np.random.Generator | None = None) -> str | None:
+    """Remove the first negation, else negate the first auxiliary verb; None if neither."""
+    m = _NEG_RE.search(text)
+    if m is not None:
+        word = m.group(1)
+        return text[: m.start()] + _keep_case(word, _AFFIRM[word.lower()]) + text[m.end() :]
+    m = _NOT_RE.search(text)
+    if m is not None:
+        return text[: m.start()] + text[m.end() :]
+    m = _AUX_RE.search(text)
+    if m is not None:
+        word = m.group(1)
+        return text[: m.start()] + _keep_case(word, _NEGATE[word.lower()]) + text[m.end() :]
+    return None
+
+
+def change_number(text: str, rng: np.random.Generator) -> str | None:
+    """Change one number (a year to another year, else another small number)."""
+    found = list(_NUM_RE.finditer(text))
+    if not found:
+        return None
+    m = found[int(rng.integers(len(found)))]
+    n = int(m.group(1))
+    if 1900 <= n <= 2099:
+        new = n + int(rng.choice([-10, -5, -3, -2, -1, 1, 2, 3, 5, 10]))
+    else:
+        new = n
+        while new == n:
+            new = max(0, n + int(rng.integers(-max(3, n // 2), max(3, n // 2) + 1)))
+    return text[: m.start()] + str(new) + text[m.end() :]
+
+
+def change_name(text: str, rng: np.random.Generator, names: Sequence[str]) -> str | None:
+    """Replace one capitalised word inside the sentence with another from `names`."""
+    found = list(_CAP_RE.finditer(text))
+    if not found or len(names) < 2:
+        return None
+    m = found[int(rng.integers(len(found)))]
+    old = m.group(1)
+    new = old
+    for _ in range(10):
+        new = str(names[int(rng.integers(len(names)))])
+        if new != old:
+            break
+    if new == old:
+        return None
+    return text[: m.start()] + new + text[m.end() :]
+
+
+def substitute_antonym(text: str, rng: np.random.Generator) -> str | None:
+    """Replace one word that has an entry in `ANTONYMS` with its opposite."""
+    found = [m for m in _WORD_RE.finditer(text) if m.group(0).lower() in _OPPOSITE]
+    if not found:
+        return None
+    m = found[int(rng.integers(len(found)))]
+    word = m.group(0)
+    return text[: m.start()] + _keep_case(word, _OPPOSITE[word.lower()]) + text[m.end() :]
+
+
+def typo(text: str, rng: np.random.Generator) -> str | None:
+    """Swap two adjacent letters of one word (4+ letters), or drop one of its letters."""
+    words = [m for m in _WORD_RE.finditer(text) if len(m.group(0)) >= 4]
+    if not words:
+        return None
+    m = words[int(rng.integers(len(words)))]
+    w = m.group(0)
+    i = int(rng.integers(1, len(w) - 1))
+    if rng.random() < 0.5 and w[i] != w[i + 1]:
+        new = w[:i] + w[i + 1] + w[i] + w[i + 2 :]
+    else:
+        new = w[:i] + w[i + 1 :]
+    return text[: m.start()] + new + text[m.end() :]
+
+
+def change_case(text: str, rng: np.random.Generator) -> str | None:
+    """Lower-case the text, or capitalise the first letter of every word."""
+    new = text.lower() if rng.random() < 0.5 else re.sub(r"\b[a-z]", lambda m: m[0].upper(), text)
+    return new if new != text else None
+
+
+# ---------------------------------------------------------------------- pairs
+def _names_of(pairs: PairDataset) -> list[str]:
+    c: Counter[str] = Counter()
+    for t in (*pairs.text_a, *pairs.text_b):
+        c.update(m.group(1) for m in _CAP_RE.finditer(str(t)))
+    return sorted(w for w, n in c.items() if n >= 2 and w.lower() not in _OPPOSITE)
+
+
+def _editor(kind: str, names: Sequence[str]) -> Callable[[str, np.random.Generator], str | None]:
+    if kind == "swap":
+        return swap_arguments
+    if kind == "negation":
+        return negate
+    if kind == "number":
+        return change_number
+    if kind == "name":
+        return lambda t, rng: change_name(t, rng, names)
+    if kind == "antonym":
+        return substitute_antonym
+    if kind == "typo":
+        return typo
+    if kind == "casing":
+        return change_case
+    raise ValueError(f"unknown augmentation {kind!r}")
+
+
+def augment_pairs(
+    pairs: PairDataset, kinds: Sequence[str], ratio: float = 0.2, seed: int = 0
+) -> Augmented:
+    """New labelled pairs made from `pairs` (labelled training pairs): about
+    ``ratio * len(pairs)`` in all, shared equally by `kinds` (a kind that applies to fewer
+    pairs adds fewer; `Augmented.counts` says how many). The input is never modified."""
+    kinds = resolve_kinds(kinds)
+    if ratio < 0:
+        raise ValueError(f"augment_ratio must be >= 0, got {ratio}")
+    rng = np.random.default_rng(seed)
+    n = len(pairs)
+    per_kind = round(ratio * n / len(kinds)) if kinds else 0
+    names = _names_of(pairs) if "name" in kinds else []
+    text_a: list[str] = []
+    text_b: list[str] = []
+    labels: list[int] = []
+    kind_of: list[str] = []
+    for kind in kinds:
+        if per_kind == 0:
+            break
+        order = rng.permutation(n)
+        added = 0
+        if kind == "order":
+            for i in order[:per_kind]:
+                text_a.append(str(pairs.text_b[i]))
+                text_b.append(str(pairs.text_a[i]))
+                labels.append(int(pairs.label[i]))
+                kind_of.append(kind)
+            continue
+        edit = _editor(kind, names)
+        negative = kind in NEGATIVE_KINDS
+        for i in order:
+            if added >= per_kind:
+                break
+            a, b, y = str(pairs.text_a[i]), str(pairs.text_b[i]), int(pairs.label[i])
+            if rng.random() < 0.5:
+                a, b = b, a
+            if negative:
+                # the question against an edited copy of itself, or of its duplicate
+                src = b if (y == 1 and rng.random() < 0.5) else a
+                new = edit(src, rng)
+                if new is None or new.strip() == a.strip():
+                    continue
+                text_a.append(a)
+                text_b.append(new)
+                labels.append(0)
+            else:
+                # an edited copy: of the pair's second text (label kept) or of the first
+                # text against itself (a duplicate)
+                if rng.random() < 0.5:
+                    new = edit(b, rng)
+                    label = y
+                else:
+                    new, label = edit(a, rng), 1
+                if new is None:
+                    continue
+                text_a.append(a)
+                text_b.append(new)
+                labels.append(label)
+            kind_of.append(kind)
+            added += 1
+    ids = [f"aug-{k}-{i}" for i, k in enumerate(kind_of)]
+    out = PairDataset.from_pairs(
+        text_a, text_b, np.asarray(labels, dtype=np.int8), pair_ids=ids, name=pairs.name
+    )
+    return Augmented(out, np.asarray(kind_of, dtype=object), {k: per_kind for k in kinds})
+
+
+def with_augmentation(
+    pairs: PairDataset, kinds: Sequence[str], ratio: float = 0.2, seed: int = 0
+) -> tuple[PairDataset, Augmented]:
+    """`pairs` followed by the pairs `augment_pairs` makes from them."""
+    aug = augment_pairs(pairs, kinds, ratio, seed)
+    if len(aug.pairs) == 0:
+        return pairs, aug
+    return concat([pairs, aug.pairs], name=pairs.name), aug
