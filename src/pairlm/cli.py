@@ -290,6 +290,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 from pairlm.report.html import write_html
 
                 written.insert(0, write_html(store, out / "report.html", refs[0] if refs else None))
+    md, summary = _behaviour_section(Path(args.dir), out, only, md, summary)
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")
     written.insert(0, target)
@@ -302,6 +303,34 @@ def cmd_report(args: argparse.Namespace) -> int:
     for w in written:
         print(f"wrote {w}")
     return 0
+
+
+def _behaviour_section(
+    src: Path, out: Path, only: list[str] | None, md: str, summary: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """Add the behaviour section (an experiment's `[check]` files) to the report, and copy
+    those files next to a report published elsewhere."""
+    import shutil
+
+    from pairlm.evaluation.store import ResultStore
+    from pairlm.experiments.checks import check_path
+    from pairlm.report.behaviour import behaviour_markdown, behaviour_summary, load_checks
+    from pairlm.report.tables import summarize_grouped
+
+    checks = load_checks(src, only)
+    if not checks:
+        return md, summary
+    with ResultStore(src, create=False) as store:
+        f1 = {s.name: s.means["f1"] for s in summarize_grouped(store, bootstrap=0)}
+    md += behaviour_markdown(checks, f1)
+    if summary is not None:
+        summary["behaviour"] = behaviour_summary(checks)
+    if out.resolve() != src.resolve():
+        for name in checks:
+            dst = check_path(out, name)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(check_path(src, name), dst)
+    return md, summary
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -444,6 +473,62 @@ def cmd_predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 3 if unscored else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The behavioural suite on a saved model: per test, its failure rate and failing cases."""
+    from pairlm.evaluation.behaviour import names, run_suite
+    from pairlm.models.base import load_model
+    from pairlm.report.behaviour import check_markdown, example_text
+
+    if args.n < 100:
+        raise SystemExit(f"error: --n must be at least 100 (cases per test), got {args.n}")
+    if not 0 <= args.tolerance <= 1:
+        raise SystemExit(f"error: --tolerance must be in [0, 1], got {args.tolerance}")
+    tests = [t for t in (args.tests or "").split(",") if t] or None
+    unknown = sorted(set(tests or []) - set(names()))
+    if unknown:
+        raise SystemExit(
+            f"error: --tests: unknown test(s) {', '.join(unknown)}; known: {', '.join(names())}"
+        )
+    model = load_model(args.model_dir)
+    rep = run_suite(
+        model,
+        n=args.n,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        n_examples=args.examples,
+        tests=tests,
+    )
+    doc = {"model_dir": str(args.model_dir), **rep.to_dict()}
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "check.json").write_text(text, encoding="utf-8")
+        (out / "check.md").write_text(check_markdown(doc), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"pairlm check {args.model_dir} ({rep.model['family']})")
+        for col in ("test", "kind", "cases", "failure rate", "a failing case"):
+            table.add_column(col, justify="right" if col in ("cases", "failure rate") else "left")
+        for r in rep.results:
+            ex = example_text(r.examples[0]) if r.examples else ""
+            table.add_row(r.name, r.kind, str(r.n), f"{r.failure_rate:.3f}", ex)
+        con = _console()
+        con.print(table)
+        s = rep.summary()
+        con.print(
+            f"mean failure rate: mft {s['mft_mean_failure_rate']:.3f}, inv "
+            f"{s['inv_mean_failure_rate']:.3f}, dir {s['dir_mean_failure_rate']:.3f}; "
+            f"symmetry {s['symmetry_failure_rate']:.3f}"
+        )
+    if args.out:
+        print(f"wrote {Path(args.out) / 'check.json'} and check.md", file=sys.stderr)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -627,6 +712,24 @@ def build_parser() -> argparse.ArgumentParser:
         "input order (default: stdout)",
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "check", help="behavioural tests of a saved model (negation, numbers, word order, ...)"
+    )
+    p.add_argument("model_dir")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--out", help="directory to write check.json and check.md into")
+    p.add_argument("--n", type=int, default=200, help="cases per test (at least 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.1,
+        help="invariance tests: largest allowed score change",
+    )
+    p.add_argument("--examples", type=int, default=3, help="failing cases kept per test")
+    p.add_argument("--tests", help="comma-separated test names (default: all)")
+    p.set_defaults(func=cmd_check)
 
     from pairlm.search.cli import add_search_commands  # lazy inside: no faiss/torch at import
 

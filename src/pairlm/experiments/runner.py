@@ -33,6 +33,9 @@ C = 1.0
 run = "lexical"          # a [[runs]] entry whose model/config/max_train to reuse (or model + config)
 targets = ["mrpc", "stsb"]   # names or paths, or tables {dataset, format, policy, name}
 max_test = 1000          # optional: per-fold subsample of each target's part
+
+[check]                  # optional: the behavioural suite on each run's fold-0 model
+runs = ["lexical"]       # default: every [[runs]] entry; n, seed, tolerance, fold (see checks.py)
 ```
 
 A transfer run is stored as one run per target, named `<name>@<target>`: the target is cut
@@ -58,11 +61,12 @@ from pathlib import Path
 from typing import Any
 
 from pairlm.evaluation.cv import Protocol
+from pairlm.experiments.checks import parse_check
 from pairlm.models.base import ConfigError
 
 log = logging.getLogger(__name__)
 
-_TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer"}
+_TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer", "check"}
 _DATA_KEYS = {
     "dataset",
     "format",
@@ -162,6 +166,8 @@ class Experiment:
     """Where the (run, fold) cells run: "local" (this machine's process pool) or "ray"."""
     address: str | None = None
     """The Ray cluster's address with backend "ray" (None: start a local Ray)."""
+    check: Any = None
+    """`[check]`: the behavioural suite on each run's fold-0 model (`experiments.checks`)."""
 
     def __post_init__(self) -> None:
         if not self.dataset_name:
@@ -414,6 +420,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         read_options=_read_options(where, dat),
         backend=backend,
         address=address,
+        check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
     )
 
 
@@ -912,6 +919,16 @@ def run_experiment(
                     failures.append((job.name, e))
         else:
             failures = _run_parallel(jobs, out, exp, data, folds, workers or 1, budget, view)
+    if exp.check is not None:
+        from pairlm.experiments.checks import run_checks
+
+        failed = {n for n, _ in failures}
+        run_checks(
+            exp,
+            out,
+            data["source"],
+            [r.name for r in exp.runs if r.name not in failed and (not only or r.name in only)],
+        )
     if exp.skipped:
         for name, why in exp.skipped:
             log.warning("skipped optional run %s: %s", name, why)
