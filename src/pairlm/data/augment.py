@@ -109,14 +109,29 @@ _NUM_RE = re.compile(r"(?<![\w.])(\d{1,4})(?![\w.])")
 _WORD_RE = re.compile(r"[A-Za-z]+")
 _CAP_RE = re.compile(r"(?<=[a-z,] )([A-Z][a-z]{2,})\b")
 _ARG = r"([A-Za-z][\w+#.-]*)"
+_ARGS = r"([A-Za-z0-9][\w+#.'-]*(?: [A-Za-z0-9][\w+#.'-]*){0,3}?)"
 _COMPARATIVE = (
     r"(better|worse|bigger|smaller|faster|slower|stronger|weaker|richer|poorer|older|younger|"
     r"taller|shorter|cheaper|harder|easier|safer|smarter|more \w+|less \w+)"
 )
 _SWAP_RES = (
-    re.compile(_ARG + r"( (?:is |are )?)" + _COMPARATIVE + r" than " + _ARG, re.I),
+    # "Is X better than Y?": X after the copula, Y up to the end of the clause
+    re.compile(
+        r"\b(is|are|was|were) "
+        + _ARGS
+        + r" "
+        + _COMPARATIVE
+        + r" than "
+        + _ARGS
+        + r"(?=[?.,!;]|$)",
+        re.I,
+    ),
     re.compile(r"\bfrom " + _ARG + r" to " + _ARG, re.I),
-    re.compile(_ARG + r" (become|becomes|turn into|turns into) " + _ARG, re.I),
+    # "Can a bad person become good?": the adjective and the complement exchanged
+    re.compile(r"\b(an?|the|some|many|most) (\w+) (\w+) (become|becomes|turn into) (\w+)\b", re.I),
+    re.compile(
+        r"\b(\w+) (people|men|women|kids|children|students) (become|turn into) (\w+)\b", re.I
+    ),
 )
 _STOP = {
     "i",
@@ -188,26 +203,25 @@ def _keep_case(src: str, word: str) -> str:
 
 def swap_arguments(text: str, rng: np.random.Generator | None = None) -> str | None:
     """Swap the arguments of the first asymmetric relation found, or None."""
-    for rx in _SWAP_RES:
+    for k, rx in enumerate(_SWAP_RES):
         m = rx.search(text)
         if m is None:
             continue
         g = m.groups()
-        if rx is _SWAP_RES[1]:
+        if k == 0:
+            cop, a, comp, b = g
+            new = f"{cop} {b} {comp} than {a}"
+        elif k == 1:
             a, b = g
-            if a.lower() == b.lower():
-                continue
             new = f"{m.group(0)[:4]} {b} to {a}"
-        elif rx is _SWAP_RES[2]:
-            a, verb, b = g
-            if a.lower() == b.lower() or a.lower() in _STOP or b.lower() in _STOP:
-                continue
-            new = f"{b} {verb} {a}"
+        elif k == 2:
+            det, a, noun, verb, b = g
+            new = f"{det} {b} {noun} {verb} {a}"
         else:
-            a, cop, comp, b = g
-            if a.lower() == b.lower() or a.lower() in _STOP or b.lower() in _STOP:
-                continue
-            new = f"{b}{cop}{comp} than {a}"
+            a, noun, verb, b = g
+            new = f"{b} {noun} {verb} {a}"
+        if a.lower() == b.lower() or a.lower() in _STOP or b.lower() in _STOP:
+            continue
         return text[: m.start()] + new + text[m.end() :]
     return None
 
