@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := torch,report,search,quant,models,dev
+EXTRAS := torch,report,search,quant,models,ray,dev
 
 # The shared reference data, when this checkout sits beside it (dev machines, CI).
 SHARED_DATA := $(abspath ../shared/data)

@@ -430,43 +430,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from pairlm.evaluation.metrics import binary_metrics
+    from pairlm.evaluation.predict import predict_rows, write_text_atomic
     from pairlm.models.base import load_model
 
-    model = load_model(args.model_dir)
-    ds = load_data(args.data, args.format, scoring=True, **data_kw(args))
-    proba = model.predict_proba(ds) if len(ds) else np.zeros(0)
-    pred = (proba >= model.threshold_).astype(int)
-    rep = ds.report
-    lines = rep.kept_lines if rep is not None and len(rep.kept_lines) == len(ds) else None
-    rows: list[tuple[float, str, str, str, str, str]] = []
-    for k, (pid, p, y) in enumerate(zip(ds.pair_id, proba, pred)):
-        rows.append((lines[k] if lines else k, str(pid), f"{p:.6f}", str(y), "scored", ""))
-    unscored = []
-    if rep is not None and lines is not None:
-        unscored = [i for i in rep.issues if i.reason in rep.dropped]
-        for i in unscored:
-            rows.append((i.line, f"line-{i.line}", "", "", "unscored", i.reason))
-        rows.sort(key=lambda r: r[0])
-    out = Path(args.out) if args.out else None
-    header = "line\tpair_id\tproba\tprediction\tstatus\treason\n"
-    body = "".join(f"{int(r[0])}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\n" for r in rows)
-    if out is None:
-        sys.stdout.write(header + body)
+    if args.backend == "ray":
+        from pairlm.evaluation.ray_predict import require_ray, saved_threshold, score_on_ray
+
+        require_ray()  # before the data is read
+        threshold = saved_threshold(args.model_dir)  # the actors load the model
+        ds = load_data(args.data, args.format, scoring=True, **data_kw(args))
+        proba = score_on_ray(
+            args.model_dir,
+            ds,
+            actors=args.actors,
+            batch_size=args.batch_size,
+            address=args.address,
+        )
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(header + body, encoding="utf-8")
-        os.replace(tmp, out)
-    print(
-        f"{len(rows)} rows: {len(ds)} scored, {len(unscored)} unscored"
-        + (f" ({', '.join(sorted({i.reason for i in unscored}))})" if unscored else "")
-        + (f"; wrote {out}" if out else ""),
-        file=sys.stderr,
-    )
+        if args.address or args.actors:
+            raise SystemExit("error: --address and --actors are for --backend ray")
+        model = load_model(args.model_dir)
+        threshold = model.threshold_
+        ds = load_data(args.data, args.format, scoring=True, **data_kw(args))
+        proba = model.predict_proba(ds) if len(ds) else np.zeros(0)
+    result = predict_rows(ds, proba, threshold)
+    out = Path(args.out) if args.out else None
+    if out is None:
+        sys.stdout.write(result.text())
+    else:
+        write_text_atomic(out, result.text())
+    print(result.summary(out), file=sys.stderr)
+    unscored = result.unscored_reasons
     labelled = ds.label >= 0
     if labelled.any() and len(np.unique(ds.label[labelled])) == 2:
         y = ds.label[labelled].astype(np.int64)
-        m = binary_metrics(y, np.asarray(proba)[labelled], model.threshold_)
+        m = binary_metrics(y, np.asarray(proba)[labelled], threshold)
         print(
             f"metrics on the {int(labelled.sum())} labelled rows: "
             + json.dumps({k: round(v, 4) for k, v in m.items()}),
@@ -710,6 +708,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         help="TSV of line, pair_id, proba, prediction, status, reason: every input row, in "
         "input order (default: stdout)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="score in this process (default) or on Ray actors, the model loaded once per "
+        "actor (pip install 'pairlm[ray]')",
+    )
+    p.add_argument("--address", help="with --backend ray: a running Ray cluster (default: local)")
+    p.add_argument(
+        "--actors",
+        type=int,
+        help="with --backend ray: scoring actors (default: one per CPU, or per GPU for cuda)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=1024,
+        help="with --backend ray: pairs per batch an actor scores (default 1024)",
     )
     p.set_defaults(func=cmd_predict)
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairlm.evaluation.ray_predict import MISSING, ray_session, require_ray, set_threads
 from pairlm.models.base import ConfigError
+
+__all__ = ["BACKENDS", "MISSING", "RETRIES", "ray_session", "require_ray", "run_on_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -36,44 +36,6 @@ BACKENDS = ("local", "ray")
 RETRIES = 3
 """How many times Ray runs a fold again whose worker died (system failures only: an
 exception raised by the model is the run's failure, as with the local pool)."""
-MISSING = "--backend ray needs Ray, which is not installed: pip install 'pairlm[ray]'"
-
-
-def require_ray() -> Any:
-    """The `ray` module, or a one-line ConfigError saying what to install."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(MISSING) from None
-    return ray
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
-    """Connect to Ray for the duration of a command.
-
-    Already connected (a test, a notebook): that connection is used and left open. Else
-    `address` None starts a local Ray on this machine (stopped at the end) and an address
-    ("auto", "ray://host:10001", "host:6379") joins a running cluster.
-    """
-    ray = require_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-    if address:
-        kw["address"] = address
-    elif num_cpus is not None:
-        kw["num_cpus"] = num_cpus
-    try:
-        ray.init(**kw)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        where = f"--address {address}" if address else "a local Ray"
-        raise ConfigError(f"--backend ray: cannot start or reach {where}: {e}") from None
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 # ---------------------------------------------------------------------- resources
@@ -118,22 +80,7 @@ def _run_cell(
 ) -> list[tuple[str, Any]]:
     """Train and score one fold in a Ray worker: [(run name, FoldOutput)] (one for a cv run,
     one per target still missing this fold for a transfer run). Writes nothing."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if "torch" in sys.modules:  # a reused worker: the env vars no longer reach torch
-        sys.modules["torch"].set_num_threads(threads)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s [ray]: %(message)s")
-    if level >= logging.WARNING:
-        from pairlm.logs import quiet_libraries
-
-        quiet_libraries()
-    from pairlm.models import registry
-
-    known = set(registry.available())
-    for name, target in families.items():
-        if name not in known:
-            registry.register(name, target)
+    set_threads(threads, level, families)
     if kind == "cv":
         from pairlm.evaluation.cv import run_fold
 
@@ -172,7 +119,6 @@ def run_on_ray(
     """Run the jobs' (run, fold) cells as Ray tasks, `workers` at most at once (default: as
     many as the cluster's resources allow); store each fold as it arrives. Returns the
     failed jobs, like the local pool: (job name, error)."""
-    require_ray()
     with ray_session(address) as ray:
         return _drive(ray, jobs, Path(out), exp, data, view, workers)
 
