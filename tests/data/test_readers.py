@@ -19,6 +19,7 @@ from pairlm.data import (
     stable_text_id,
 )
 from pairlm.data import readers as R
+from pairlm.data.pairs import normalize_text_fast, text_id_from_normal_form
 from pairlm.data.validation import (
     BAD_LABEL,
     DUPLICATE_PAIR,
@@ -486,8 +487,8 @@ def test_read_glue_dir_qqp(tmp_path: Path) -> None:
     ["How do I?", "  Tabs\tand\nnewlines  ", "ÉCOLE ﬁnance", "ＡＢＣ full width", "x\x1cy", ""],
 )
 def test_fast_normalisation_matches_pairs(text: str) -> None:
-    assert R._norm_fast(text) == normalize_text(text)
-    assert R._id_from_norm(normalize_text(text)) == stable_text_id(text)
+    assert normalize_text_fast(text) == normalize_text(text)
+    assert text_id_from_normal_form(normalize_text(text)) == stable_text_id(text)
 
 
 def test_unquote() -> None:

@@ -27,9 +27,22 @@ def normalize_text(text: str) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
+def normalize_text_fast(text: str) -> str:
+    """`normalize_text`, with a fast path for ASCII text (where NFKC is the identity and case
+    folding is lower-casing); the same result on every text (a test checks)."""
+    if text.isascii():
+        return " ".join(text.split()).lower()
+    return normalize_text(text)
+
+
+def text_id_from_normal_form(norm: str) -> str:
+    """The `stable_text_id` of a text whose normal form (`normalize_text`) is `norm`."""
+    return "h" + hashlib.sha1(norm.encode("utf-8")).hexdigest()[:16]
+
+
 def stable_text_id(text: str) -> str:
     """A stable id for a text that has none in its source: a hash of its normal form."""
-    return "h" + hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()[:16]
+    return text_id_from_normal_form(normalize_text(text))
 
 
 def _obj_array(values: Iterable[Any]) -> np.ndarray:

@@ -25,10 +25,11 @@ are private to this package.
 
 from __future__ import annotations
 
+# The readers' former names for the text-id helpers, which now live in `pairlm.data.pairs`.
+from pairlm.data.pairs import normalize_text_fast as _norm_fast  # noqa: F401
+from pairlm.data.pairs import text_id_from_normal_form as _id_from_norm  # noqa: F401
 from pairlm.data.readers.api import KNOWN_FORMATS, READERS, read_pairs, reader_options
 from pairlm.data.readers.common import MAX_RECORD_LINES, ReadOptions, dropped_dir
-from pairlm.data.readers.common import _id_from_norm as _id_from_norm
-from pairlm.data.readers.common import _norm_fast as _norm_fast
 from pairlm.data.readers.common import _unquote as _unquote
 from pairlm.data.readers.detect import detect_format
 from pairlm.data.readers.glue import read_glue_dir

@@ -10,14 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from pairlm.data.pairs import MISSING_LABEL, PairDataset
+from pairlm.data.pairs import (
+    MISSING_LABEL,
+    PairDataset,
+    normalize_text_fast,
+    text_id_from_normal_form,
+)
 from pairlm.data.readers.common import (
     _LABELS,
     MAX_RECORD_LINES,
     ReadOptions,
     _csv_fields,
-    _id_from_norm,
-    _norm_fast,
     _parse_label,
 )
 from pairlm.data.validation import (
@@ -100,7 +103,7 @@ class _Collector:
     def norm(self, text: str) -> str:
         n = self._norm.get(text)
         if n is None:
-            n = self._norm[text] = _norm_fast(text)
+            n = self._norm[text] = normalize_text_fast(text)
         return n
 
     def add(
@@ -184,7 +187,10 @@ class _Collector:
     def _ids(self, ids: list[str | None], texts: list[str]) -> list[str | None]:
         if None not in ids:
             return ids
-        return [x if x is not None else _id_from_norm(self.norm(t)) for x, t in zip(ids, texts)]
+        return [
+            x if x is not None else text_id_from_normal_form(self.norm(t))
+            for x, t in zip(ids, texts)
+        ]
 
     def build(self, name: str) -> PairDataset:
         n = len(self.pid)

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pairlm.data.pairs import normalize_text
 from pairlm.data.validation import (
     REPAIR_BOM,
     REPAIR_UNDECODABLE,
@@ -105,18 +104,6 @@ def _csv_fields(record: str) -> list[str] | None:
     except csv.Error:
         return None
     return rows[0] if len(rows) == 1 else None
-
-
-def _norm_fast(text: str) -> str:
-    """`normalize_text`, with a fast path for ASCII (where NFKC is the identity)."""
-    if text.isascii():
-        return " ".join(text.split()).lower()
-    return normalize_text(text)
-
-
-def _id_from_norm(norm: str) -> str:
-    # Same formula as pairs.stable_text_id (a test checks they agree).
-    return "h" + hashlib.sha1(norm.encode("utf-8")).hexdigest()[:16]
 
 
 def _parse_label(value: Any) -> int | None:
