@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from pairlm.data.pairs import PairDataset
 from pairlm.evaluation.store import FoldResult, ResultStore, RunInfo
+from pairlm.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -193,20 +193,25 @@ def cross_validate(
     if done & set(wanted):
         log.info("run %s: %d fold(s) already done, resuming", run.name, len(done & set(wanted)))
 
-    bar = _progress(progress, len(wanted), initial=len(wanted) - len(todo), desc=run.name)
+    bar = progress_bar(
+        total=len(wanted),
+        initial=len(wanted) - len(todo),
+        desc=run.name,
+        unit="fold",
+        enabled=progress,
+        leave=True,
+    )
     try:
         for fold in todo:
             out = run_fold(prepared, family, config, fold, protocol)
             save_fold_output(store, run, out)
             metrics = out.result.metrics
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(f1=f"{metrics['f1']:.4f}")
+            bar.update(1)
+            bar.set_postfix(f1=f"{metrics['f1']:.4f}")
             if on_fold is not None:
                 on_fold(run.name, fold, protocol.folds)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return run
 
 
@@ -316,13 +321,3 @@ def save_fold_output(store: ResultStore, run: RunInfo, out: FoldOutput) -> None:
     store.save_fold(run.run_id, out.result, out.test_idx, out.pair_ids, out.labels, out.proba)
     m = out.result.metrics
     log.info("run %s fold %d: F1 %.4f AUC %.4f", run.name, out.result.fold, m["f1"], m["roc_auc"])
-
-
-def _progress(flag: bool | None, total: int, initial: int, desc: str) -> Any:
-    if flag is None:
-        flag = sys.stderr.isatty()
-    if not flag:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="fold", leave=True)

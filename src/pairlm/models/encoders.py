@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pairlm.progress import want_progress
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -117,8 +119,7 @@ def encode_unique(
 
 
 def _want_progress(flag: bool | None, n: int) -> bool:
+    """sentence-transformers' own bar: on a terminal, for more than 1,000 texts."""
     if flag is not None:
         return flag
-    import sys
-
-    return sys.stderr.isatty() and n > 1000
+    return want_progress() and n > 1000

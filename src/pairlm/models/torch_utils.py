@@ -1,5 +1,6 @@
 """Shared helpers for the torch model families: seeding, devices, threads, length-sorted
-batching with dynamic padding, early stopping with an in-memory best checkpoint, progress bars.
+batching with dynamic padding, early stopping with an in-memory best checkpoint. (`progress`,
+`Heartbeat` and `want_progress` are `pairlm.progress`'s, re-exported for the families.)
 
 Kept free of any one family's details so every torch family (S-CNN, encoders, LLMs) can use it.
 """
@@ -10,13 +11,16 @@ import contextlib
 import copy
 import logging
 import random
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+from pairlm.progress import Heartbeat as Heartbeat
+from pairlm.progress import progress as progress
+from pairlm.progress import want_progress as want_progress
 
 if TYPE_CHECKING:
     import torch
@@ -188,67 +192,6 @@ class EarlyStopping:
         """Load the best epoch's weights into `model` (no-op when none was kept)."""
         if self._best_state is not None:
             model.load_state_dict(copy.copy(self._best_state))
-
-
-# ---------------------------------------------------------------------- progress
-def want_progress(flag: bool | None = None) -> bool:
-    """Progress bars on when asked, else only when stderr is a terminal."""
-    if flag is not None:
-        return flag
-    return sys.stderr.isatty()
-
-
-def progress(
-    iterable: Iterable[T],
-    *,
-    desc: str = "",
-    total: int | None = None,
-    enabled: bool | None = None,
-    leave: bool = False,
-) -> Iterable[T]:
-    """A tqdm bar over `iterable`, quiet when stderr is not a terminal."""
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, disable=not want_progress(enabled), leave=leave)
-
-
-class Heartbeat:
-    """Progress for long work run without a terminal (nohup, CI, a scheduler): one line on
-    stderr at most every `every` seconds — "desc: step 120/2400 (5%), 7.9 examples/s,
-    loss 0.41, ETA 47 min". Active when stderr is not a TTY and `enabled` is not False
-    (a terminal gets the tqdm bar instead)."""
-
-    def __init__(
-        self, desc: str, total: int, *, every: float = 60.0, enabled: bool | None = None
-    ) -> None:
-        import time
-
-        self.desc, self.total, self.every = desc, total, every
-        self.active = enabled is not False and not sys.stderr.isatty()
-        self._clock = time.monotonic
-        self._t0 = self._last = self._clock()
-        self._start_step: int | None = None
-
-    def update(self, step: int, per_step: int = 1, **fields: float) -> str | None:
-        """Report `step` (of `total`) if `every` seconds have passed; returns the line."""
-        if not self.active:
-            return None
-        now = self._clock()
-        if self._start_step is None:
-            self._start_step = step - 1
-        if now - self._last < self.every and step < self.total:
-            return None
-        self._last = now
-        done = step - self._start_step
-        rate = done / max(now - self._t0, 1e-9)
-        eta = (self.total - step) / rate if rate > 0 else float("nan")
-        parts = [f"{self.desc}: step {step}/{self.total} ({step / max(self.total, 1):.0%})"]
-        parts.append(f"{rate * per_step:.2f} examples/s")
-        parts += [f"{k} {v:.4f}" for k, v in fields.items()]
-        parts.append(f"ETA {eta / 60:.0f} min" if eta == eta else "ETA ?")
-        line = ", ".join(parts)
-        print(line, file=sys.stderr, flush=True)
-        return line
 
 
 # ---------------------------------------------------------------------- misc

@@ -48,6 +48,8 @@ from pairlm.models.encoders import (
     load_sentence_encoder,
     resolve_encoder,
 )
+from pairlm.progress import progress as progress_bar
+from pairlm.progress import want_progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -306,9 +308,7 @@ class CorpusIndex:
         step = 10_000
         it: Iterator[int] = iter(range(0, len(fids), step))
         if progress and len(fids) > step:
-            from tqdm.auto import tqdm
-
-            it = iter(tqdm(range(0, len(fids), step), desc="indexing", unit="chunk"))
+            it = iter(progress_bar(range(0, len(fids), step), desc="indexing", unit="chunk"))
         for i in it:
             self._index.add_with_ids(vecs[i : i + step], fids[i : i + step])
 
@@ -438,10 +438,12 @@ class CorpusIndex:
             self._drop_from_faiss(np.asarray(old, dtype=np.int64))
             count = len(self)
             if self.index_type == "flat" and count >= self.config.hnsw_threshold:
-                self._rebuild(progress=_tty(show_progress))
+                self._rebuild(progress=want_progress(show_progress))
                 self._dirty = self.config.persist_every
             else:
-                self._add_to_faiss(np.asarray(new, dtype=np.int64), embeddings, _tty(show_progress))
+                self._add_to_faiss(
+                    np.asarray(new, dtype=np.int64), embeddings, want_progress(show_progress)
+                )
                 self._dirty += len(ids) + len(old)
             self._after_change(persist)
         return len(ids)
@@ -623,14 +625,6 @@ class CorpusIndex:
 def _dim(enc: Any) -> int:
     fn = getattr(enc, "get_embedding_dimension", None) or enc.get_sentence_embedding_dimension
     return int(fn() or 0)
-
-
-def _tty(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    import sys
-
-    return sys.stderr.isatty()
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pairlm.progress import progress
+
 if TYPE_CHECKING:
     from pairlm.search.index import CorpusIndex
     from pairlm.search.rerank import Reranker
@@ -83,10 +85,8 @@ def candidate_pairs(
         index.nprobe = min(nprobe, nl)
     parts_i, parts_j, parts_s = [], [], []
     rng_chunks = range(0, n, chunk)
-    if show_progress or (show_progress is None and _tty() and n > chunk):
-        from tqdm.auto import tqdm
-
-        rng_chunks = tqdm(rng_chunks, desc="mining", unit="chunk")  # type: ignore[assignment]
+    if show_progress is not False and n > chunk:
+        rng_chunks = progress(rng_chunks, desc="mining", unit="chunk", enabled=show_progress)
     for s in rng_chunks:
         sims, nbrs = index.search(x[s : s + chunk], kk)
         rows = np.repeat(np.arange(s, s + len(sims)), kk)
@@ -172,9 +172,3 @@ def write_pairs(pairs: Sequence[MinedPair], path: str | Path) -> None:
         with p.open("w", encoding="utf-8") as f:
             for q in pairs:
                 f.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
-
-
-def _tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pairlm.models.llm.prompts import AnswerTokens, PromptParts
+from pairlm.progress import progress
 
 if TYPE_CHECKING:
     import torch
@@ -255,10 +255,9 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def _progress(total: int, desc: str, show: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    disable = not (show if show is not None else (sys.stderr.isatty() and total > 200))
-    return tqdm(total=total, desc=desc, disable=disable, leave=False)
+    """A bar (terminal) or minute lines (elsewhere) for more than 200 pairs; `show` forces."""
+    enabled = show if show is not None else (None if total > 200 else False)
+    return progress(total=total, desc=desc, unit="pairs", enabled=enabled)
 
 
 # ---------------------------------------------------------------------------- scorer
