@@ -519,11 +519,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         con = _console()
         con.print(table)
         s = rep.summary()
-        con.print(
-            f"mean failure rate: mft {s['mft_mean_failure_rate']:.3f}, inv "
-            f"{s['inv_mean_failure_rate']:.3f}, dir {s['dir_mean_failure_rate']:.3f}; "
-            f"symmetry {s['symmetry_failure_rate']:.3f}"
-        )
+        parts = [
+            f"{k} {s[f'{k}_mean_failure_rate']:.3f}"
+            for k in ("mft", "inv", "dir")
+            if s[f"{k}_mean_failure_rate"] is not None
+        ]
+        if s["symmetry_failure_rate"] is not None:
+            parts.append(f"symmetry {s['symmetry_failure_rate']:.3f}")
+        con.print("mean failure rate: " + ", ".join(parts))
     if args.out:
         print(f"wrote {Path(args.out) / 'check.json'} and check.md", file=sys.stderr)
     return 0
