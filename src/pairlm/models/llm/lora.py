@@ -23,11 +23,12 @@ Validation passes during training keep every module in train mode with dropout d
 (`train.no_dropout_train_mode`), which avoids bitsandbytes' CPU repacking bug; training
 also checks after each validation that no 4-bit layer was repacked.
 
-Training: AdamW on the adapter parameters, warm-up + linear/cosine/constant schedule,
-gradient accumulation, length-sorted shuffled batches with dynamic (left) padding, optional
-bf16 autocast and gradient checkpointing, early stopping on the validation loss (the best
-adapter is restored), checkpoints that a killed run resumes from (`checkpoint_dir`), and
-data-parallel training under ``torchrun`` (see `pairlm.models.llm.distributed`).
+Training (the loop is `pairlm.models.llm.train.train_adapter`): AdamW on the adapter
+parameters, warm-up + linear/cosine/constant schedule, gradient accumulation, length-sorted
+shuffled batches with dynamic (left) padding, optional bf16 autocast and gradient
+checkpointing, early stopping on the validation loss (the best adapter is restored),
+checkpoints that a killed run resumes from (`checkpoint_dir`), and data-parallel training
+under ``torchrun`` (see `pairlm.models.llm.distributed`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,20 +64,13 @@ from pairlm.models.llm.prompts import (
 )
 from pairlm.models.llm.train import (
     SCHEDULES,
-    CheckpointManager,
     StepCallback,
     TrainerState,
-    all_reduce_grads,
     all_reduce_sum,
-    barrier,
-    broadcast_params,
     dist_info,
-    load_trainable_state,
-    make_scheduler,
     no_dropout_train_mode,
     repacked_4bit,
-    restore_rng,
-    trainable_state,
+    train_adapter,
 )
 
 if TYPE_CHECKING:
@@ -500,165 +492,23 @@ class LLMLoRAClassifier(PairClassifier):
         return h.hexdigest()[:16]
 
     def _train(self, train: PairDataset, valid: PairDataset, ckpt_root: Path) -> None:
-        import torch
-
-        from pairlm.models.torch_utils import Heartbeat, length_sorted_batches, progress
-
-        cfg = self.config
-        rank, world = dist_info()
-        model = self._rt["model"]
-        params = [p for p in model.parameters() if p.requires_grad]
-        if world > 1:
-            broadcast_params(params)
+        """Train the adapter (`train.train_adapter`: the loop, its checkpoints in `ckpt_root`
+        and early stopping on the validation loss)."""
         x_train, y_train = self._encode(train), train.y.astype(np.int64)
         x_valid, y_valid = self._encode(valid), valid.y.astype(np.int64)
-        lengths = [len(s) for s in x_train]
-
-        def epoch_batches(epoch: int) -> list[np.ndarray]:
-            batches = length_sorted_batches(
-                lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch
-            )
-            if len(batches) < world:  # fewer batches than ranks: reuse some
-                batches = [batches[i % len(batches)] for i in range(world)]
-            usable = len(batches) - len(batches) % world
-            return batches[rank:usable:world]
-
-        per_epoch = math.ceil(len(epoch_batches(0)) / cfg.grad_accum)
-        total = per_epoch * cfg.epochs
-        if cfg.max_steps is not None:
-            total = min(total, cfg.max_steps)
-        decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
-        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": cfg.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=cfg.lr,
+        run = train_adapter(
+            self._rt["model"],
+            self.config,
+            x_train,
+            y_train,
+            self._loss,
+            lambda: self._valid_loss(x_valid, y_valid),
+            ckpt_root,
+            self.step_callback,
         )
-        scheduler = make_scheduler(optimizer, cfg.schedule, round(cfg.warmup_ratio * total), total)
-        ckpt = CheckpointManager(ckpt_root)
-        state = TrainerState()
-        best: dict[str, torch.Tensor] | None = None
-        last = ckpt.latest()
-        self.resumed_step_ = 0
-        if last is not None:
-            tensors, best, blob, state = CheckpointManager.load(last)
-            load_trainable_state(model, tensors)
-            optimizer.load_state_dict(blob["optimizer"])
-            scheduler.load_state_dict(blob["scheduler"])
-            restore_rng(blob)
-            self.resumed_step_ = state.step
-            log.info("resumed from %s (step %d of %d)", last, state.step, total)
-
-        seconds_before = state.train_seconds  # by earlier processes, when resumed
-
-        def checkpoint() -> None:
-            state.train_seconds = seconds_before + time.perf_counter() - t0
-            if rank == 0:
-                ckpt.save(model, optimizer, scheduler, state, best)
-            barrier()
-
-        def evaluate() -> bool:
-            """Validate; keep the best adapter; True when training should stop."""
-            nonlocal best
-            score = self._valid_loss(x_valid, y_valid)
-            state.history[-1]["valid_loss"] = score
-            if state.best_score is None or score < state.best_score:
-                state.best_score, state.best_step, state.bad_evals = score, state.step, 0
-                best = trainable_state(model)
-            else:
-                state.bad_evals += 1
-            log.info("step %d: valid loss %.4f (best %.4f)", state.step, score, state.best_score)
-            return state.bad_evals > cfg.patience
-
-        model.train()
-        t0 = time.perf_counter()
-        bar = progress(range(total), desc="lora", total=total, enabled=cfg.progress)
-        beat = Heartbeat("lora training", total, enabled=cfg.progress if rank == 0 else False)
-        bar_update = getattr(bar, "update", None)
-        if bar_update is not None and state.step:
-            bar_update(state.step)
-        while not state.done and state.step < total:
-            batches = epoch_batches(state.epoch)
-            micro: list[np.ndarray] = []
-            for bi in range(state.batch_in_epoch, len(batches)):
-                micro.append(batches[bi])
-                last_of_epoch = bi == len(batches) - 1
-                if len(micro) < cfg.grad_accum and not last_of_epoch:
-                    continue
-                loss_sum = 0.0
-                for b in micro:
-                    loss = self._loss([x_train[i] for i in b], y_train[b]) / len(micro)
-                    loss.backward()
-                    loss_sum += float(loss.detach())
-                if world > 1:
-                    all_reduce_grads(params)
-                    loss_sum = all_reduce_sum([loss_sum])[0] / world
-                if cfg.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                micro = []
-                state.step += 1
-                state.batch_in_epoch = bi + 1
-                state.history.append({"step": float(state.step), "loss": loss_sum})
-                if state.step % 25 == 0:
-                    recent = [h["loss"] for h in state.history[-25:]]
-                    log.info(
-                        "step %d/%d: train loss %.4f (mean of last %d), %.2f examples/s",
-                        state.step,
-                        total,
-                        sum(recent) / len(recent),
-                        len(recent),
-                        (state.step - self.resumed_step_)
-                        * cfg.batch_size
-                        * cfg.grad_accum
-                        * world
-                        / max(time.perf_counter() - t0, 1e-9),
-                    )
-                if bar_update is not None:
-                    bar_update(1)
-                recent = [h["loss"] for h in state.history[-50:]]
-                beat.update(
-                    state.step,
-                    cfg.batch_size * cfg.grad_accum * world,
-                    loss=sum(recent) / len(recent),
-                )
-                stop = False
-                end_of_epoch = last_of_epoch or state.step >= total
-                if (cfg.eval_steps and state.step % cfg.eval_steps == 0) or end_of_epoch:
-                    stop = evaluate()
-                if end_of_epoch:
-                    state.epoch += 1
-                    state.batch_in_epoch = 0
-                if stop or state.step >= total:
-                    state.stopped_early = stop
-                    state.done = True
-                if state.done or end_of_epoch or state.step % cfg.checkpoint_steps == 0:
-                    checkpoint()
-                if self.step_callback is not None:
-                    self.step_callback(state)
-                if state.done or end_of_epoch:
-                    break
-        if hasattr(bar, "close"):
-            bar.close()
-        if best is not None:
-            load_trainable_state(model, best)
-        state.train_seconds = seconds_before + time.perf_counter() - t0
-        self.train_seconds_before_ = seconds_before
-        self.state_ = state
-        losses = [h["loss"] for h in state.history]
-        log.info(
-            "trained %d steps in %.1f s (loss %.4f -> %.4f, best valid %.4f at step %d)",
-            state.step,
-            time.perf_counter() - t0,
-            losses[0] if losses else float("nan"),
-            losses[-1] if losses else float("nan"),
-            state.best_score if state.best_score is not None else float("nan"),
-            state.best_step,
-        )
+        self.resumed_step_ = run.resumed_step
+        self.train_seconds_before_ = run.seconds_before  # by earlier processes, when resumed
+        self.state_ = run.state
 
     def predict_proba(self, pairs: PairDataset) -> np.ndarray:
         """P(match) for every pair (the zero-shot fast path on the adapted model, or the head)."""

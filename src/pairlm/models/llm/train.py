@@ -1,5 +1,5 @@
 """Training-loop plumbing for LoRA fine-tuning: learning-rate schedules, resumable checkpoints,
-the QLoRA validation guard, and data-parallel helpers.
+the QLoRA validation guard, data-parallel helpers, and the loop itself (`train_adapter`).
 
 Checkpoints
 -----------
@@ -34,10 +34,13 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -327,3 +330,211 @@ def barrier() -> None:
 
 
 StepCallback = Callable[[TrainerState], None]
+
+
+# ---------------------------------------------------------------------------- the loop
+class LoopConfig(Protocol):
+    """The settings `train_adapter` reads (`LoRAConfig` has them all)."""
+
+    seed: int
+    lr: float
+    weight_decay: float
+    schedule: str
+    warmup_ratio: float
+    epochs: int
+    batch_size: int
+    grad_accum: int
+    max_grad_norm: float | None
+    max_steps: int | None
+    eval_steps: int | None
+    patience: int
+    checkpoint_steps: int
+    progress: bool | None
+
+
+@dataclass
+class TrainRun:
+    """What `train_adapter` leaves: the final state, and where this process took over."""
+
+    state: TrainerState
+    resumed_step: int
+    """The step this process resumed from (0: a fresh start)."""
+    seconds_before: float
+    """Training wall time spent by earlier processes on this run (0.0: a fresh start)."""
+
+
+def train_adapter(
+    model: Any,
+    cfg: LoopConfig,
+    x_train: list[list[int]],
+    y_train: np.ndarray,
+    loss_fn: Callable[[list[list[int]], np.ndarray], torch.Tensor],
+    valid_loss: Callable[[], float],
+    ckpt_root: Path,
+    step_callback: StepCallback | None = None,
+) -> TrainRun:
+    """Train `model`'s trainable parameters on token sequences `x_train` / labels `y_train`.
+
+    AdamW (no weight decay on biases and norms) with warm-up and the `cfg.schedule` decay,
+    gradient accumulation, length-sorted shuffled batches (the same order on a resumed run),
+    gradient clipping, validation (`valid_loss`, lower is better) every `cfg.eval_steps`
+    steps and at each epoch's end with early stopping after `cfg.patience` validations
+    without improvement (the best trainable tensors are restored at the end), checkpoints in
+    `ckpt_root` (resumed from when present) and data-parallel ranks (`dist_info`).
+    `loss_fn(seqs, labels)` gives a micro-batch's mean loss; `step_callback` is called with
+    the state after every optimizer step (and its checkpoint, if any).
+    """
+    import torch
+
+    from pairlm.models.torch_utils import Heartbeat, length_sorted_batches, progress
+
+    rank, world = dist_info()
+    params = [p for p in model.parameters() if p.requires_grad]
+    if world > 1:
+        broadcast_params(params)
+    lengths = [len(s) for s in x_train]
+
+    def epoch_batches(epoch: int) -> list[np.ndarray]:
+        batches = length_sorted_batches(
+            lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch
+        )
+        if len(batches) < world:  # fewer batches than ranks: reuse some
+            batches = [batches[i % len(batches)] for i in range(world)]
+        usable = len(batches) - len(batches) % world
+        return batches[rank:usable:world]
+
+    per_epoch = math.ceil(len(epoch_batches(0)) / cfg.grad_accum)
+    total = per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+    )
+    scheduler = make_scheduler(optimizer, cfg.schedule, round(cfg.warmup_ratio * total), total)
+    ckpt = CheckpointManager(ckpt_root)
+    state = TrainerState()
+    best: dict[str, torch.Tensor] | None = None
+    last = ckpt.latest()
+    resumed_step = 0
+    if last is not None:
+        tensors, best, blob, state = CheckpointManager.load(last)
+        load_trainable_state(model, tensors)
+        optimizer.load_state_dict(blob["optimizer"])
+        scheduler.load_state_dict(blob["scheduler"])
+        restore_rng(blob)
+        resumed_step = state.step
+        log.info("resumed from %s (step %d of %d)", last, state.step, total)
+
+    seconds_before = state.train_seconds  # by earlier processes, when resumed
+
+    def checkpoint() -> None:
+        state.train_seconds = seconds_before + time.perf_counter() - t0
+        if rank == 0:
+            ckpt.save(model, optimizer, scheduler, state, best)
+        barrier()
+
+    def evaluate() -> bool:
+        """Validate; keep the best adapter; True when training should stop."""
+        nonlocal best
+        score = valid_loss()
+        state.history[-1]["valid_loss"] = score
+        if state.best_score is None or score < state.best_score:
+            state.best_score, state.best_step, state.bad_evals = score, state.step, 0
+            best = trainable_state(model)
+        else:
+            state.bad_evals += 1
+        log.info("step %d: valid loss %.4f (best %.4f)", state.step, score, state.best_score)
+        return state.bad_evals > cfg.patience
+
+    model.train()
+    t0 = time.perf_counter()
+    bar = progress(range(total), desc="lora", total=total, enabled=cfg.progress)
+    beat = Heartbeat("lora training", total, enabled=cfg.progress if rank == 0 else False)
+    bar_update = getattr(bar, "update", None)
+    if bar_update is not None and state.step:
+        bar_update(state.step)
+    while not state.done and state.step < total:
+        batches = epoch_batches(state.epoch)
+        micro: list[np.ndarray] = []
+        for bi in range(state.batch_in_epoch, len(batches)):
+            micro.append(batches[bi])
+            last_of_epoch = bi == len(batches) - 1
+            if len(micro) < cfg.grad_accum and not last_of_epoch:
+                continue
+            loss_sum = 0.0
+            for b in micro:
+                loss = loss_fn([x_train[i] for i in b], y_train[b]) / len(micro)
+                loss.backward()
+                loss_sum += float(loss.detach())
+            if world > 1:
+                all_reduce_grads(params)
+                loss_sum = all_reduce_sum([loss_sum])[0] / world
+            if cfg.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            micro = []
+            state.step += 1
+            state.batch_in_epoch = bi + 1
+            state.history.append({"step": float(state.step), "loss": loss_sum})
+            if state.step % 25 == 0:
+                recent = [h["loss"] for h in state.history[-25:]]
+                log.info(
+                    "step %d/%d: train loss %.4f (mean of last %d), %.2f examples/s",
+                    state.step,
+                    total,
+                    sum(recent) / len(recent),
+                    len(recent),
+                    (state.step - resumed_step)
+                    * cfg.batch_size
+                    * cfg.grad_accum
+                    * world
+                    / max(time.perf_counter() - t0, 1e-9),
+                )
+            if bar_update is not None:
+                bar_update(1)
+            recent = [h["loss"] for h in state.history[-50:]]
+            beat.update(
+                state.step,
+                cfg.batch_size * cfg.grad_accum * world,
+                loss=sum(recent) / len(recent),
+            )
+            stop = False
+            end_of_epoch = last_of_epoch or state.step >= total
+            if (cfg.eval_steps and state.step % cfg.eval_steps == 0) or end_of_epoch:
+                stop = evaluate()
+            if end_of_epoch:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+            if stop or state.step >= total:
+                state.stopped_early = stop
+                state.done = True
+            if state.done or end_of_epoch or state.step % cfg.checkpoint_steps == 0:
+                checkpoint()
+            if step_callback is not None:
+                step_callback(state)
+            if state.done or end_of_epoch:
+                break
+    if hasattr(bar, "close"):
+        bar.close()
+    if best is not None:
+        load_trainable_state(model, best)
+    state.train_seconds = seconds_before + time.perf_counter() - t0
+    losses = [h["loss"] for h in state.history]
+    log.info(
+        "trained %d steps in %.1f s (loss %.4f -> %.4f, best valid %.4f at step %d)",
+        state.step,
+        time.perf_counter() - t0,
+        losses[0] if losses else float("nan"),
+        losses[-1] if losses else float("nan"),
+        state.best_score if state.best_score is not None else float("nan"),
+        state.best_step,
+    )
+    return TrainRun(state, resumed_step, seconds_before)
