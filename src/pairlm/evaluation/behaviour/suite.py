@@ -16,6 +16,7 @@ Generation is a pure function of (n, seed): the same suite every time.
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -124,9 +125,10 @@ def _names() -> list[str]:
     return [f"{f} {s}" for f, s in itertools.product(L.FIRST_NAMES, L.LAST_NAMES)]
 
 
-def _fill(frame: str, rng: np.random.Generator, **fixed: str) -> str:
+def _fill(frame: str, rng: np.random.Generator | int, **fixed: str) -> str:
     """Fill `frame`'s other placeholders ({role}, {skill}, {place}, {act}, {food}, {tool})
-    with words drawn from the lexicon."""
+    with words drawn from the lexicon (by `rng`, or by a `random.Random` seeded with it when
+    it is an int: the same int fills two frames alike)."""
     pools = {
         "role": L.ROLES,
         "skill": L.SKILLS,
@@ -135,11 +137,14 @@ def _fill(frame: str, rng: np.random.Generator, **fixed: str) -> str:
         "food": L.FOODS,
         "tool": L.TOOLS,
     }
+    pick = (
+        random.Random(rng).randrange if isinstance(rng, int) else (lambda n: int(rng.integers(n)))  # type: ignore[union-attr]
+    )
     values = dict(fixed)
     for key in re.findall(r"\{(\w+)\}", frame):
         if key not in values:
             pool = pools[key]
-            values[key] = str(pool[int(rng.integers(len(pool)))])
+            values[key] = str(pool[pick(len(pool))])
     return frame.format(**values)
 
 
@@ -155,8 +160,8 @@ def _change(
             for w in rng.choice(others, size=min(k, len(others)), replace=False):
                 # the same draw of the other placeholders on both sides
                 seed = int(rng.integers(2**31))
-                a = _fill(frame, np.random.default_rng(seed), x=v)
-                b = _fill(frame, np.random.default_rng(seed), x=str(w))
+                a = _fill(frame, seed, x=v)
+                b = _fill(frame, seed, x=str(w))
                 out.append(Case((a, b)))
     return out
 
@@ -180,8 +185,8 @@ def _word_contrast(frames: Iterable[tuple[str, str, str]], rng: np.random.Genera
     for frame, w1, w2 in frames:
         for _ in range(40):
             seed = int(rng.integers(2**31))
-            a = _fill(frame, np.random.default_rng(seed), w=w1)
-            b = _fill(frame, np.random.default_rng(seed), w=w2)
+            a = _fill(frame, seed, w=w1)
+            b = _fill(frame, seed, w=w2)
             out.append(Case((a, b) if rng.random() < 0.5 else (b, a)))
     return out
 
@@ -207,8 +212,8 @@ def _paraphrase_pairs(rng: np.random.Generator, k: int = 60) -> list[Pair]:
     for fa, fb in L.PARAPHRASES:
         for i in range(k):
             seed = int(rng.integers(2**31))
-            a = _fill(fa, np.random.default_rng(seed))
-            b = _fill(fb, np.random.default_rng(seed)) if i % 2 == 0 else _fill(fb, rng)
+            a = _fill(fa, seed)
+            b = _fill(fb, seed) if i % 2 == 0 else _fill(fb, rng)
             if i % 4 >= 2:
                 a, b = b, a
             out.append((a, b))
@@ -368,8 +373,8 @@ def _dir_contradiction(rng: np.random.Generator) -> list[Case]:
         for d1, d2 in L.DETAILS:
             for _ in range(3):
                 seed = int(rng.integers(2**31))
-                a = _fill(fa, np.random.default_rng(seed))
-                b = _fill(fb, np.random.default_rng(seed))
+                a = _fill(fa, seed)
+                b = _fill(fb, seed)
                 a_d = a.rstrip("?") + f" {d1}?"
                 b_d = b.rstrip("?") + f" {d2}?"
                 if rng.random() < 0.5:
