@@ -287,9 +287,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             import importlib.util
 
             if importlib.util.find_spec("pairlm.report.html") is not None:
+                from pairlm.report.behaviour import load_checks
                 from pairlm.report.html import write_html
 
-                written.insert(0, write_html(store, out / "report.html", refs[0] if refs else None))
+                checks = load_checks(Path(args.dir), only)
+                written.insert(
+                    0, write_html(store, out / "report.html", refs[0] if refs else None, checks)
+                )
     md, summary = _behaviour_section(Path(args.dir), out, only, md, summary)
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")

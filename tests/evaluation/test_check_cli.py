@@ -98,6 +98,8 @@ def test_experiment_check_writes_files_and_the_report_shows_them(
     summary = json.loads((pub / "summary.json").read_text())
     assert {b["run"] for b in summary["behaviour"]} == {"lexical", "aug"}
     assert (pub / "behaviour" / "aug.json").is_file()
+    html = (pub / "report.html").read_text()
+    assert "<h2>Behaviour</h2>" in html and "mft_negation" in html
 
 
 @pytest.mark.parametrize(

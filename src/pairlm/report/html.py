@@ -283,8 +283,64 @@ def _error_section(store: ResultStore, group_runs: list[RunInfo], best: str, k: 
     return "".join(parts)
 
 
-def build_html(store: ResultStore, reference: str | None = None, k_errors: int = 8) -> str:
-    """The report page as a string."""
+def _behaviour_section(checks: dict[str, dict[str, Any]], f1: dict[str, float]) -> str:
+    """The behavioural suite's failure rates per run (an experiment's `[check]`)."""
+    if not checks:
+        return ""
+    names = list(checks)
+    first = checks[names[0]]
+    suite = first.get("suite", {})
+
+    def rate(x: Any) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    rows = []
+    for n in names:
+        d, s = checks[n], checks[n].get("summary", {})
+        aug = d.get("config", {}).get("augment") or []
+        rows.append(
+            [
+                n,
+                str(d.get("family", "")),
+                f"{', '.join(aug)} ×{d['config'].get('augment_ratio', 0.2)}" if aug else "none",
+                _fmt(f1[n]) if n in f1 else "–",
+                rate(s.get("mft_mean_failure_rate")),
+                rate(s.get("inv_mean_failure_rate")),
+                rate(s.get("dir_mean_failure_rate")),
+                rate(s.get("symmetry_failure_rate")),
+            ]
+        )
+    per_test = []
+    for t in first.get("tests", []):
+        row = [t["name"], t["kind"]]
+        for n in names:
+            r = next((x for x in checks[n].get("tests", []) if x["name"] == t["name"]), None)
+            row.append(rate(r["failure_rate"]) if r else "–")
+        per_test.append(row)
+    return (
+        "<h2>Behaviour</h2>"
+        f"<p class='note'>The behavioural suite (<code>pairlm check</code>; {_e(suite.get('n'))} "
+        f"cases per test, seed {_e(suite.get('seed'))}, invariance tolerance "
+        f"{_e(suite.get('tolerance'))}) on each run's fold-{_e(first.get('fold', 0))} model. "
+        "Failure rate: the share of a test's cases the model gets wrong (lower is better); F1: "
+        "the run's cross-validated F1.</p>"
+        + _table(
+            ["run", "family", "augment", "F1 (CV)", "mft mean", "inv mean", "dir", "symmetry"],
+            rows,
+            left=3,
+        )
+        + _table(["test", "kind", *names], per_test, left=2)
+    )
+
+
+def build_html(
+    store: ResultStore,
+    reference: str | None = None,
+    k_errors: int = 8,
+    checks: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The report page as a string (`checks`: behavioural results by run, for a Behaviour
+    section; default: those next to the store)."""
     runs_all = store.runs()
     run_by_name = {r.name: r for r in runs_all}
     transfers = store.transfers()
@@ -385,6 +441,11 @@ def build_html(store: ResultStore, reference: str | None = None, k_errors: int =
         body.append("<div class='figs'>" + "".join(figs) + "</div>")
 
     body.append(_learning_curves(summaries_all, run_by_name, set(transfers)))
+    if checks is None:
+        from pairlm.report.behaviour import load_checks
+
+        checks = load_checks(store.directory)
+    body.append(_behaviour_section(checks, {s.name: s.means["f1"] for s in summaries_all}))
 
     # ---- error analysis
     body.append("<h2>Error analysis</h2>")
@@ -406,11 +467,16 @@ def build_html(store: ResultStore, reference: str | None = None, k_errors: int =
     return head + "".join(body)
 
 
-def write_html(store: ResultStore, path: str | Path, reference: str | None = None) -> Path:
+def write_html(
+    store: ResultStore,
+    path: str | Path,
+    reference: str | None = None,
+    checks: dict[str, dict[str, Any]] | None = None,
+) -> Path:
     """Write the self-contained `report.html` for `store` to `path`; returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = build_html(store, reference)
+    page = build_html(store, reference, checks=checks)
     tmp = target.with_suffix(target.suffix + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)
