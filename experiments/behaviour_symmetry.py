@@ -23,6 +23,7 @@ def main() -> int:
     ap.add_argument("--family", default="crossencoder")
     ap.add_argument("--max-train", type=int, default=1000, help="training pairs (max_train_pairs)")
     ap.add_argument("--max-test", type=int, default=500, help="fold-0 test pairs scored for F1")
+    ap.add_argument("--max-valid", type=int, default=500, help="validation pairs (threshold)")
     ap.add_argument("--n", type=int, default=200, help="suite cases per test")
     ap.add_argument("--tests", default="", help="comma-separated suite tests (default: all)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "behaviour" / "symmetry.json")
@@ -41,6 +42,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp)) as store:
         prepared = prepare(store, source, exp.protocol, exp.dataset_name)
     train, valid, _, test = fold_data(prepared, 0, exp.protocol)
+    if args.max_valid < len(valid):
+        valid = valid.subset(stratified_subsample(valid, args.max_valid, 0))
     if args.max_test < len(test):
         test = test.subset(stratified_subsample(test, args.max_test, 0))
     config = {"max_train_pairs": args.max_train}
@@ -69,6 +72,7 @@ def main() -> int:
         "config": config,
         "fold": 0,
         "n_train": len(train),
+        "n_valid": len(valid),
         "n_test": len(test),
         "threshold": float(model.threshold_),
         "fit_seconds": round(fit_s, 1),
