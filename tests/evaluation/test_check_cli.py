@@ -118,3 +118,19 @@ def test_check_table_errors_name_the_key(tmp_path: Path, check: str, message: st
     f = _exp(tmp_path, check)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_experiment(tomllib.loads(f.read_text()), f)
+
+
+def test_shipped_behaviour_experiment_validates() -> None:
+    from pairlm.experiments.runner import load_experiment
+    from tests.conftest import REPO_ROOT
+
+    exp = load_experiment(REPO_ROOT / "experiments" / "behaviour.toml")
+    qqp = load_experiment(REPO_ROOT / "experiments" / "qqp-cv.toml")
+    assert exp.check is not None and exp.check.fold == 0 and exp.check.n >= 100
+    assert (exp.dataset, exp.dataset_name, exp.protocol) == (
+        qqp.dataset,
+        qqp.dataset_name,
+        qqp.protocol,
+    )  # the same folds as the qqp-cv comparison
+    runs = {r.name: r.config for r in exp.runs}
+    assert not runs["lexical"].get("augment") and runs["lexical-augmented"]["augment"]
