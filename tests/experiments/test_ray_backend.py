@@ -64,17 +64,32 @@ def _toy_experiment(tmp_path: Path, name: str, model: str, extra_cfg: str = "") 
     return f
 
 
-def test_killed_worker_fold_is_retried_to_the_same_numbers(tmp_path: Path) -> None:
+def _finished_at(out: Path, run: str) -> dict[int, float]:
+    with ResultStore(out, create=False) as store:
+        info = store.get_run(run)
+        assert info is not None
+        return store.fold_finished_at(info.run_id)
+
+
+def test_killed_worker_fold_is_retried_and_a_rerun_resumes_to_the_same_numbers(
+    tmp_path: Path,
+) -> None:
     registry.register("crash-once-lexical", "tests.experiments.ray_crash_model:CrashOnceLexical")
     crash = tmp_path / "crash"
     crash.mkdir()
     local = _toy_experiment(tmp_path, "local", "lexical")
     run_experiment(local, tmp_path / "local", progress=False)
     on_ray = _toy_experiment(tmp_path, "ray", "crash-once-lexical", f'crash_dir = "{crash}"')
-    run_experiment(on_ray, tmp_path / "ray", progress=False, backend="ray")
+    # fold 0 alone: its worker dies on the first attempt and Ray runs the fold again
+    run_experiment(on_ray, tmp_path / "ray", folds=[0], progress=False, backend="ray")
     assert (crash / "crashed").exists(), "no worker was killed"
-    fits = (crash / "fits").read_text().split()
-    assert len(fits) == 4, fits  # 3 folds + the one that died and ran again
+    assert len((crash / "fits").read_text().split()) == 2
+    first = _finished_at(tmp_path / "ray", "lex")
+    assert set(first) == {0}
+    # the whole run: resumes at the unfinished folds, fold 0 is not redone
+    run_experiment(on_ray, tmp_path / "ray", progress=False, backend="ray")
+    assert len((crash / "fits").read_text().split()) == 4  # 3 folds + the one that died
+    assert _finished_at(tmp_path / "ray", "lex")[0] == first[0]
     _same(tmp_path / "local", "lex", tmp_path / "ray", "lex", 3)
 
 
@@ -110,3 +125,26 @@ def test_predict_on_ray_equals_predict_row_for_row(tmp_path: Path) -> None:
     assert len(a) == len(b) == 3001  # the header and every input row
     assert a == b
     assert sum(r.endswith("\tunscored\tempty_text") for r in b) == 1
+
+
+def test_mining_rerank_on_ray_equals_local(tmp_path: Path) -> None:
+    from pairlm.models.lexical import LexicalClassifier
+    from pairlm.search.mining import mine_pairs
+    from pairlm.search.ray_rerank import RayReranker
+    from pairlm.search.rerank import Reranker
+
+    model = tmp_path / "model"
+    LexicalClassifier(**TINY).fit(make_toy_pairs(200, seed=1)).save(model)
+    toy = make_toy_pairs(80, seed=4)
+    texts = sorted(set(toy.text_a) | set(toy.text_b))
+    ids = [f"t{i}" for i in range(len(texts))]
+    rng = np.random.default_rng(0)
+    emb = (1.0 + 0.05 * rng.standard_normal((len(texts), 16))).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)  # every pair close: many candidates
+    kw = {"k": 8, "floor": 0.5, "threshold": 0.0}
+    local = mine_pairs(ids, texts, emb, reranker=Reranker(model), **kw)  # type: ignore[arg-type]
+    on_ray = mine_pairs(ids, texts, emb, reranker=RayReranker(model), **kw)  # type: ignore[arg-type]
+    assert len(local) > 100
+    assert [(q.id_a, q.id_b, q.probability) for q in local] == [
+        (q.id_a, q.id_b, q.probability) for q in on_ray
+    ]

@@ -75,7 +75,13 @@ def set_threads(threads: int, level: int, families: dict[str, str]) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if "torch" in sys.modules:  # a reused worker: the env vars no longer reach torch
+    # A Ray worker is reused across tasks and its BLAS pools were sized when it started: set
+    # them for this task, so a fold's arithmetic (BLAS splits sums by thread) does not depend
+    # on which task the worker ran before.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [ray]: %(message)s")
     if level >= logging.WARNING:
@@ -126,7 +132,7 @@ class PairScorer:
         return {"idx": np.asarray(batch["idx"], dtype=np.int64), "proba": proba}
 
 
-def _saved_meta(model_dir: str | Path) -> dict[str, Any]:
+def saved_meta(model_dir: str | Path) -> dict[str, Any]:
     """A saved model's pairlm_model.json (family, config, threshold), its family checked, with
     the errors `load_model` gives; the model itself is not loaded."""
     from pairlm.models.base import MODEL_FILE
@@ -148,11 +154,11 @@ def _saved_meta(model_dir: str | Path) -> dict[str, Any]:
 
 def saved_threshold(model_dir: str | Path) -> float:
     """The decision threshold a saved model learned (without loading the model)."""
-    return float(_saved_meta(model_dir)["threshold"])
+    return float(saved_meta(model_dir)["threshold"])
 
 
 def _model_device(model_dir: Path) -> str:
-    return str(_saved_meta(model_dir)["config"].get("device", "cpu") or "cpu").lower()
+    return str(saved_meta(model_dir)["config"].get("device", "cpu") or "cpu").lower()
 
 
 def score_on_ray(
@@ -182,6 +188,9 @@ def score_on_ray(
     with ray_session(address) as ray:
         import ray.data
 
+        if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+            # Ray Data logs its progress at INFO when stderr is not a terminal
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         res = ray.cluster_resources()
         cpus, gpus = int(res.get("CPU", 1)), int(res.get("GPU", 0))
         device = _model_device(model_dir)
@@ -213,7 +222,7 @@ def score_on_ray(
             fn_constructor_args=(str(model_dir), threads, level, registry.targets()),
             batch_size=batch_size,
             batch_format="numpy",
-            concurrency=n_actors,
+            compute=ray.data.ActorPoolStrategy(size=n_actors),
             num_cpus=threads,
             num_gpus=1 if gpu else 0,
         )

@@ -112,6 +112,15 @@ def add_search_commands(subparsers: Any) -> None:
     p.add_argument("--floor", type=float, default=0.8, help="minimum cosine similarity")
     p.add_argument("--nprobe", type=int, default=16, help="IVF clusters probed (large corpora)")
     _reranker_args(p)
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="score the candidate pairs with the reranker here (default) or on Ray actors "
+        "(pip install 'pairlm[ray]')",
+    )
+    p.add_argument("--actors", type=int, help="with --backend ray: scoring actors")
+    p.add_argument("--address", help="with --backend ray: a running Ray cluster")
     p.set_defaults(func=cmd_mine)
 
     p = subparsers.add_parser("match", help="match two collections (texts of any length)")
@@ -261,7 +270,15 @@ def cmd_mine(args: argparse.Namespace) -> int:
     from pairlm.search.mining import mine_index, mine_pairs, write_pairs
     from pairlm.search.rerank import Reranker
 
-    rr = Reranker(args.reranker, args.threshold) if args.reranker else None
+    if args.backend == "ray" and not args.reranker:
+        raise SystemExit("error: --backend ray scores with a --reranker; give one")
+    rr: Reranker | None = None
+    if args.reranker and args.backend == "ray":
+        from pairlm.search.ray_rerank import RayReranker
+
+        rr = RayReranker(args.reranker, args.threshold, actors=args.actors, address=args.address)
+    elif args.reranker:
+        rr = Reranker(args.reranker, args.threshold)
     kw = {
         "k": args.neighbours,
         "floor": args.floor,
