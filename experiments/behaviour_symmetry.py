@@ -64,6 +64,9 @@ def main() -> int:
                 "score_seconds": round(time.perf_counter() - t0, 1),
                 **rep.summary(),
                 "failure_rates": {r.name: round(r.failure_rate, 4) for r in rep.results},
+                "mean_abs_change": {
+                    r.name: r.mean_abs_change for r in rep.results if r.mean_abs_change is not None
+                },
             }
         )
         print(json.dumps(rows[-1]), flush=True)

@@ -110,6 +110,9 @@ def test_symmetric_option_averages_both_orders() -> None:
     both = run_suite(_Ordered(by_order, _SymConfig(symmetric=True)), n=100, tests=["inv_symmetry"])
     assert plain.rate("inv_symmetry") > 0.2
     assert both.rate("inv_symmetry") == 0.0
+    sym = next(r for r in both.results if r.name == "inv_symmetry")
+    assert sym.mean_abs_change == pytest.approx(0.0, abs=1e-12)
+    assert next(r for r in plain.results if r.name == "inv_symmetry").mean_abs_change > 0.05
     m = _Ordered(by_order, _SymConfig(symmetric=True))
     p = m.predict_proba([("a", "bbb"), ("bbb", "a")])
     assert p == pytest.approx([0.5, 0.5])

@@ -61,6 +61,8 @@ class BehaviourResult:
     failures: int
     expected: int | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
+    mean_abs_change: float | None = None
+    """inv/dir tests: the mean |score change| from the base pair (mft: None)."""
 
     @property
     def failure_rate(self) -> float:
@@ -77,6 +79,7 @@ class BehaviourResult:
             "failure_rate": round(self.failure_rate, 6),
             "expected": self.expected,
             "examples": self.examples,
+            "mean_abs_change": self.mean_abs_change,
         }
 
 
@@ -599,6 +602,7 @@ def run_suite(
     for t, cases in suite:
         failing: list[dict[str, Any]] = []
         fails = 0
+        changes: list[float] = []
         for c in cases:
             p = float(proba[pairs[c.pair]])
             if t.kind == "mft":
@@ -609,6 +613,7 @@ def run_suite(
                 assert c.base is not None
                 p0 = float(proba[pairs[c.base]])
                 bad = abs(p - p0) > tolerance if t.kind == "inv" else not p < p0
+                changes.append(abs(p - p0))
                 ex = {
                     "base": list(c.base),
                     "changed": list(c.pair),
@@ -621,7 +626,15 @@ def run_suite(
                     failing.append(ex)
         results.append(
             BehaviourResult(
-                t.name, t.kind, t.capability, t.description, len(cases), fails, t.expected, failing
+                t.name,
+                t.kind,
+                t.capability,
+                t.description,
+                len(cases),
+                fails,
+                t.expected,
+                failing,
+                round(float(np.mean(changes)), 6) if changes else None,
             )
         )
     info = {
