@@ -292,7 +292,7 @@ class PairClassifier(ABC):
             train, valid = inner_split(train, self.config.valid_fraction, self.config.seed)
         check_pairs(valid, require_labels=True, what="valid")
         t0 = time.perf_counter()
-        if getattr(self.config, "augment", ()):
+        if isinstance(self.config, TrainableConfig) and self.config.augment:
             from pairlm.data.augment import with_augmentation
 
             train, aug = with_augmentation(

@@ -591,9 +591,9 @@ def run_suite(
     pairs: dict[Pair, int] = {}
     for _, cases in suite:
         for c in cases:
-            for p in (c.pair, c.base):
-                if p is not None and p not in pairs:
-                    pairs[p] = len(pairs)
+            for pair in (c.pair, c.base):
+                if pair is not None and pair not in pairs:
+                    pairs[pair] = len(pairs)
     keys = list(pairs)
     ds = PairDataset.from_pairs([a for a, _ in keys], [b for _, b in keys], name="behaviour")
     proba = np.asarray(model.predict_proba(ds), dtype=np.float64)
