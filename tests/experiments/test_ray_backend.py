@@ -148,3 +148,16 @@ def test_mining_rerank_on_ray_equals_local(tmp_path: Path) -> None:
     assert [(q.id_a, q.id_b, q.probability) for q in local] == [
         (q.id_a, q.id_b, q.probability) for q in on_ray
     ]
+
+
+def test_transfer_on_ray_equals_local(tmp_path: Path) -> None:
+    for name, seed in (("t1.jsonl", 5), ("t2.jsonl", 6)):
+        make_toy_pairs(60, seed=seed).to_frame().to_json(
+            tmp_path / name, orient="records", lines=True
+        )
+    extra = '[[transfer]]\nrun = "lex"\ntargets = ["t1.jsonl", "t2.jsonl"]\n'
+    exp = _toy_experiment(tmp_path, "transfer", "lexical", "\n" + extra)
+    run_experiment(exp, tmp_path / "local", progress=False)
+    run_experiment(exp, tmp_path / "ray", progress=False, backend="ray")
+    for run in ("lex", "lex@t1.jsonl", "lex@t2.jsonl"):
+        _same(tmp_path / "local", run, tmp_path / "ray", run, 3)
