@@ -66,3 +66,13 @@ def test_import_pairlm_does_not_import_ray() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_an_address_without_the_ray_backend_is_refused(tmp_path: Path) -> None:
+    from pairlm.experiments.runner import run_experiment
+
+    exp = tmp_path / "e.toml"
+    exp.write_text('[data]\ndataset = "x.jsonl"\n[[runs]]\nmodel = "lexical"\n')
+    with pytest.raises(ConfigError, match="an address is for --backend ray"):
+        run_experiment(exp, tmp_path / "out", address="auto")
+    assert not (tmp_path / "out").exists()

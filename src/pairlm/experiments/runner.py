@@ -878,6 +878,8 @@ def run_experiment(
         require_ray()  # before any data is read
     elif backend != "local":
         raise ConfigError(f"--backend must be local or ray, got {backend!r}")
+    elif address:
+        raise ConfigError(f"--address {address}: an address is for --backend ray")
     if only:
         missing = sorted(set(only) - set(exp.names()))
         if missing:
