@@ -215,23 +215,6 @@ def cross_validate(
     return run
 
 
-def score_fold(
-    store: ResultStore,
-    run: RunInfo,
-    model: Any,
-    fold: int,
-    train: PairDataset,
-    valid: PairDataset,
-    test_idx: np.ndarray,
-    test: PairDataset,
-    fit_seconds: float,
-) -> dict[str, float]:
-    """Score a fitted model on a fold's test pairs and store metrics and predictions at once."""
-    out = evaluate_fold(model, fold, train, valid, test_idx, test, fit_seconds)
-    save_fold_output(store, run, out)
-    return out.result.metrics
-
-
 @dataclass(frozen=True)
 class FoldOutput:
     """One fold's result before it is stored: what a worker (a process, a Ray task) hands back

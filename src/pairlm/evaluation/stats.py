@@ -132,7 +132,7 @@ def bootstrap_ci(
             loss = np.where(y == 1, -np.log(q), -np.log1p(-q))
             for sl, w in _resample_weights(rng, n, b):
                 values[sl] = w @ loss / n
-        else:
+        elif metric in ("roc_auc", "average_precision"):
             ascending = metric == "roc_auc"
             order = np.argsort(p if ascending else -p, kind="mergesort")
             ps, ys = p[order], y[order]
@@ -141,6 +141,8 @@ def bootstrap_ci(
             # resampling is uniform over pairs, so counts can be drawn directly in sorted order
             for sl, w in _resample_weights(rng, n, b):
                 values[sl] = fn(w, ys, starts)
+        else:  # a metric added to METRIC_NAMES without a bootstrap here: say so, do not guess
+            raise ValueError(f"bootstrap_ci has no resampling rule for metric {metric!r}")
     lo, hi = np.nanquantile(values, [(1.0 - c) / 2.0, (1.0 + c) / 2.0])
     return float(lo), float(hi)
 

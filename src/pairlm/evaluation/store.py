@@ -278,10 +278,6 @@ class ResultStore:
                 (key, dataset, _dumps(protocol), folds.astype(np.int16).tobytes(), time.time()),
             )
 
-    def split_protocol(self, key: str) -> dict[str, Any]:
-        row = self._conn.execute("SELECT protocol_json FROM splits WHERE key=?", (key,)).fetchone()
-        return {} if row is None else json.loads(row[0])
-
     # ------------------------------------------------------------------ runs
     def get_or_create_run(
         self,
@@ -453,22 +449,6 @@ class ResultStore:
             if c.execute("SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (split_key,)).fetchone():
                 return
             c.executemany("INSERT INTO pairs VALUES (?,?,?,?,?)", rows)
-
-    def pair_texts(self, split_key: str, idx: Any) -> tuple[list[str], list[str], list[str]]:
-        """(pair_ids, texts a, texts b) of the pairs at positions `idx` under `split_key`;
-        empty strings where none are stored."""
-        want = [int(i) for i in np.asarray(idx).ravel()]
-        found: dict[int, tuple[str, str, str]] = {}
-        for start in range(0, len(want), 500):
-            chunk = want[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for i, p, a, b in self._conn.execute(
-                f"SELECT idx, pair_id, text_a, text_b FROM pairs WHERE split_key=? AND idx IN ({marks})",
-                (split_key, *chunk),
-            ):
-                found[int(i)] = (p, a, b)
-        rows = [found.get(i, ("", "", "")) for i in want]
-        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
     def all_pair_texts(self, split_key: str) -> dict[str, np.ndarray]:
         """Every stored pair under `split_key`: arrays idx, pair_id, text_a, text_b."""

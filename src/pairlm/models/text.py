@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,18 +116,6 @@ class Vocabulary:
         if max_len is not None:
             toks = toks[:max_len]
         return [self.id(t) for t in toks]
-
-    def encode_many(self, texts: Sequence[str], max_len: int | None = None) -> list[list[int]]:
-        return [self.encode(t, max_len) for t in texts]
-
-    def oov_rate(self, texts: Iterable[str]) -> float:
-        """Share of tokens of `texts` that map to ``<unk>``."""
-        n = unk = 0
-        for t in texts:
-            for tok in tokenize(t):
-                n += 1
-                unk += self.id(tok) == UNK_ID
-        return unk / n if n else 0.0
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:

@@ -206,10 +206,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo)."""
     try:

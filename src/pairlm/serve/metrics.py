@@ -58,15 +58,5 @@ class Metrics:
                 g = self._gauges[name] = Gauge(name, help_text or name, registry=self.registry)
         g.set(float(value))
 
-    def request_count(self, route: str | None = None) -> int:
-        total = 0.0
-        for metric in self.registry.collect():
-            if metric.name != "pairlm_http_requests":
-                continue
-            for s in metric.samples:
-                if s.name.endswith("_total") and route in (None, s.labels.get("route")):
-                    total += s.value
-        return int(total)
-
     def render(self) -> str:
         return generate_latest(self.registry).decode("utf-8")

@@ -224,13 +224,6 @@ def restore_rng(blob: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------- QLoRA guard
-def linear4bit_modules(model: Any) -> list[Any]:
-    """The bitsandbytes 4-bit linear layers of a model ([] without bitsandbytes)."""
-    try:
-        import bitsandbytes as bnb
-    except ImportError:
-        return []
-    return [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
 
 
 def repacked_4bit(model: Any) -> list[str]:
