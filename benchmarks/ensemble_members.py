@@ -1,0 +1,129 @@
+"""Which members should the `ensemble` family stack by default? Judged on validation only.
+
+Fold 0 of the 10-fold QQP protocol of `experiments/qqp-cv.toml` (stratified, seed 0, 10% of
+the training part held out for validation; cut exactly as `pairlm run` cuts it). Each
+candidate member family is trained once on the fold's training part with its validation
+part, exactly as inside the ensemble. Every non-empty subset of the candidates is then
+judged as the ensemble judges itself: a logistic-regression stacker over the members'
+logits, scored on the validation part by 5-fold cross-fitting (each validation pair scored
+by a stacker that did not see it). Reported per subset: ROC-AUC and average precision of
+the cross-fitted scores, and F1 at the threshold the ensemble would learn from them. The
+fold's test part is never read, so a default chosen here is not tuned to test.
+
+Caveat (same for every subset): the members early-stop and set their own thresholds on this
+validation part, so their validation scores are slightly optimistic; the comparison between
+subsets is what this is for, not the absolute level.
+
+Prints one JSON object (`--out FILE` also writes it).
+
+    .venv/bin/python benchmarks/ensemble_members.py [--members lexical,biencoder,siamese-cnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+
+_SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
+
+# candidate name -> (family, config): the configs of experiments/qqp-cv.toml's own runs
+CANDIDATES: dict[str, tuple[str, dict]] = {
+    "lexical": ("lexical", {}),
+    "biencoder": ("biencoder", {}),
+    "siamese-cnn": ("siamese-cnn", {"epochs": 30, "patience": 3}),
+}
+
+
+def fold0():
+    from pairlm.data import load_dataset
+    from pairlm.evaluation.cv import Protocol, fold_data, prepare
+    from pairlm.evaluation.store import ResultStore
+
+    protocol = Protocol(folds=10, strategy="stratified", seed=0, valid_fraction=0.1)
+    ds = load_dataset("qqp-subset")
+    with tempfile.TemporaryDirectory() as tmp, ResultStore(tmp) as store:
+        prepared = prepare(store, ds, protocol, "glue-train-subset")
+        train, valid, _test_idx, _test = fold_data(prepared, 0, protocol)
+    return train, valid
+
+
+def judge(x, y, seed: int = 0) -> dict:
+    """The ensemble's own validation scoring of a feature matrix: cross-fitted LR scores."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from pairlm.evaluation.metrics import binary_metrics
+    from pairlm.models.thresholds import choose_threshold
+
+    out = np.zeros(len(y))
+    for fit_idx, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x[fit_idx], y[fit_idx])
+        out[held] = lr.predict_proba(x[held])[:, 1]
+    m = binary_metrics(y, out, choose_threshold(y, out))
+    return {
+        "valid_f1": round(m["f1"], 4),
+        "valid_roc_auc": round(m["roc_auc"], 4),
+        "valid_average_precision": round(m["average_precision"], 4),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", default=",".join(CANDIDATES), help="candidates to try")
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args()
+    names = [n.strip() for n in args.members.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        ap.error(f"--members: unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")
+
+    import numpy as np
+
+    from pairlm.models.registry import create
+
+    train, valid = fold0()
+    y = valid.y.astype(int)
+    logits, fit_s = {}, {}
+    for n in names:
+        fam, cfg = CANDIDATES[n]
+        model = create(fam, cfg)
+        t0 = time.perf_counter()
+        model.fit(train, valid)
+        fit_s[n] = round(time.perf_counter() - t0, 1)
+        p = np.clip(np.asarray(model.predict_proba(valid), dtype=np.float64), 1e-6, 1 - 1e-6)
+        logits[n] = np.log(p / (1 - p))
+        print(f"{n}: trained in {fit_s[n]} s", file=sys.stderr, flush=True)
+
+    subsets = []
+    for k in range(1, len(names) + 1):
+        for combo in itertools.combinations(names, k):
+            x = np.stack([logits[n] for n in combo], axis=1)
+            subsets.append({"members": list(combo), **judge(x, y)})
+    subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
+    result = {
+        "benchmark": "ensemble_members",
+        "protocol": "qqp-subset, 10-fold stratified seed 0, fold 0, validation part only",
+        "n_train": len(train),
+        "n_valid": len(valid),
+        "fit_seconds": fit_s,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None,
+        "subsets": subsets,
+        "best": subsets[0]["members"],
+    }
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
