@@ -34,11 +34,11 @@ def main() -> int:
     from pairlm.evaluation.cv import fold_data, prepare
     from pairlm.evaluation.metrics import binary_metrics
     from pairlm.evaluation.store import ResultStore
-    from pairlm.experiments.runner import _load, load_experiment
+    from pairlm.experiments.runner import load_experiment, load_source
     from pairlm.models.registry import create
 
     exp = load_experiment(ROOT / "experiments" / "behaviour.toml")
-    source = _load(exp.dataset, exp.data_format, exp.policy, **exp.read_options)
+    source = load_source(exp.dataset, exp.data_format, exp.policy, **exp.read_options)
     with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp)) as store:
         prepared = prepare(store, source, exp.protocol, exp.dataset_name)
     train, valid, _, test = fold_data(prepared, 0, exp.protocol)

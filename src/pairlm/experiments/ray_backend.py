@@ -87,7 +87,7 @@ def _run_cell(
         return [(spec.name, run_fold(prepared, spec.model, spec.config, fold, protocol))]
     import ray
 
-    from pairlm.experiments.runner import fit_transfer_fold, score_transfer_target
+    from pairlm.experiments.transfer import fit_transfer_fold, score_transfer_target
 
     # refs nested in a list reach the task unresolved: fetch the targets' data here
     tpreps = ray.get([ref for _, ref in targets])
@@ -134,7 +134,7 @@ def _drive(
 ) -> list[tuple[str, BaseException]]:
     from pairlm.evaluation.cv import open_run, save_fold_output
     from pairlm.evaluation.store import ResultStore, StoreError
-    from pairlm.experiments.runner import open_transfer
+    from pairlm.experiments.transfer import open_transfer
     from pairlm.models import registry
 
     failures: list[tuple[str, BaseException]] = []

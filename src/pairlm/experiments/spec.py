@@ -1,0 +1,459 @@
+"""Experiment files (TOML): the spec of every key, parsed into an `Experiment` of runs and
+transfer runs (checked before any data is read; one-line `ConfigError`s naming the key).
+
+```toml
+[experiment]
+name = "quickstart"
+description = "..."
+backend = "local"        # or "ray": every (run, fold) a Ray task (pairlm.experiments.ray_backend)
+address = "auto"         # with backend = "ray": a running cluster (default: start a local Ray)
+
+[data]
+dataset = "qqp"          # a registered name (`pairlm data list`) or a path (relative to this file)
+format = "auto"
+policy = "skip"          # or "error"
+name = "qqp"             # the dataset's name in the store (default: `dataset`)
+
+[protocol]               # pairlm.evaluation.cv.Protocol
+folds = 5
+strategy = "stratified"  # or "grouped"
+seed = 0
+subsample = 4000         # more than the data has: all of it
+
+[[runs]]
+name = "lexical"
+model = "lexical"        # a registered family
+max_train = 2000         # optional per-run protocol overrides: max_train, max_test, subsample
+optional = false         # true: skip (with a warning) when the family is not registered/installed
+memory_gb = 1.5          # optional: peak memory of one fold, for scheduling parallel workers
+[runs.config]            # the family's config keys
+C = 1.0
+
+[[transfer]]             # train on [data] (fold by fold), score other datasets
+run = "lexical"          # a [[runs]] entry whose model/config/max_train to reuse (or model + config)
+targets = ["mrpc", "stsb"]   # names or paths, or tables {dataset, format, policy, name}
+max_test = 1000          # optional: per-fold subsample of each target's part
+
+[check]                  # optional: the behavioural suite on each run's fold-0 model
+runs = ["lexical"]       # default: every [[runs]] entry; n, seed, tolerance, fold (see checks.py)
+```
+
+A transfer run is stored as one run per target, named `<name>@<target>`: the target is cut
+into the same number of folds (stratified, same seed); in fold k the model trained on the
+source's fold-k training part scores the target's fold k, so every target pair is scored
+exactly once and the report treats the run like any cross-validated run on the target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pairlm.evaluation.cv import Protocol
+from pairlm.experiments.checks import parse_check
+from pairlm.models.base import ConfigError
+
+log = logging.getLogger(__name__)
+
+_TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer", "check"}
+_DATA_KEYS = {
+    "dataset",
+    "format",
+    "policy",
+    "name",
+    "columns",
+    "keep_self_pairs",
+    "keep_duplicates",
+}
+_RUN_KEYS = {
+    "name",
+    "model",
+    "config",
+    "max_train",
+    "max_test",
+    "subsample",
+    "description",
+    "optional",
+    "memory_gb",
+}
+_TRANSFER_KEYS = {
+    "name",
+    "run",
+    "model",
+    "config",
+    "targets",
+    "max_train",
+    "max_test",
+    "optional",
+    "memory_gb",
+    "description",
+}
+_TARGET_KEYS = {"dataset", "format", "policy", "name"}
+_PER_RUN_PROTOCOL = ("max_train", "max_test", "subsample")
+
+
+@dataclass
+class RunSpec:
+    name: str
+    model: str
+    config: dict[str, Any] = field(default_factory=dict)
+    max_train: int | None = None
+    max_test: int | None = None
+    description: str = ""
+    subsample: int | None = None
+    optional: bool = False
+    memory_gb: float | None = None
+
+
+@dataclass
+class TargetSpec:
+    """A dataset a transfer run is scored on."""
+
+    dataset: str
+    format: str = "auto"
+    policy: str = "skip"
+    name: str = ""
+
+
+@dataclass
+class TransferSpec:
+    name: str
+    model: str
+    config: dict[str, Any]
+    targets: list[TargetSpec]
+    max_train: int | None = None
+    max_test: int | None = None
+    optional: bool = False
+    memory_gb: float | None = None
+    description: str = ""
+
+    def run_name(self, target: TargetSpec) -> str:
+        return f"{self.name}@{target.name}"
+
+
+@dataclass
+class Experiment:
+    name: str
+    description: str
+    dataset: str
+    data_format: str
+    policy: str
+    protocol: Protocol
+    runs: list[RunSpec]
+    source: Path | None = None
+    transfers: list[TransferSpec] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(name, why) of optional runs left out because their family is unavailable."""
+    dataset_name: str = ""
+    read_options: dict[str, Any] = field(default_factory=dict)
+    """Reader options of [data]: columns, drop_self_pairs, drop_duplicates."""
+    backend: str = "local"
+    """Where the (run, fold) cells run: "local" (this machine's process pool) or "ray"."""
+    address: str | None = None
+    """The Ray cluster's address with backend "ray" (None: start a local Ray)."""
+    check: Any = None
+    """`[check]`: the behavioural suite on each run's fold-0 model (`experiments.checks`)."""
+
+    def __post_init__(self) -> None:
+        if not self.dataset_name:
+            self.dataset_name = self.dataset
+
+    def protocol_for(self, run: RunSpec | TransferSpec) -> Protocol:
+        changes = {
+            k: getattr(run, k) for k in _PER_RUN_PROTOCOL if getattr(run, k, None) is not None
+        }
+        return dataclasses.replace(self.protocol, **changes) if changes else self.protocol
+
+    def target_protocol(self, spec: TransferSpec) -> Protocol:
+        """How a transfer target is cut: the source's fold count and seed, stratified."""
+        return Protocol(
+            folds=self.protocol.folds,
+            strategy="stratified",
+            seed=self.protocol.seed,
+            valid_fraction=self.protocol.valid_fraction,
+            max_test=spec.max_test,
+        )
+
+    def names(self) -> list[str]:
+        """Every run name (transfer runs count by their prefix and by `<name>@<target>`)."""
+        out = [r.name for r in self.runs]
+        for t in self.transfers:
+            out.append(t.name)
+            out.extend(t.run_name(x) for x in t.targets)
+        return out
+
+
+def _unknown(where: str, got: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(got) - allowed)
+    if extra:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _resolve_path(dataset: str, source: Path | None) -> str:
+    if source is not None and (
+        "/" in dataset or dataset.endswith((".tsv", ".csv", ".txt", ".jsonl", ".parquet"))
+    ):
+        p = Path(dataset)
+        if not p.is_absolute():
+            return str((source.parent / p).resolve())
+    return dataset
+
+
+def _opt_int(where: str, tab: dict[str, Any], key: str) -> int | None:
+    v = tab.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 10:
+        raise ConfigError(f"{where}: `{key}` must be an integer >= 10, got {v!r}")
+    return int(v)
+
+
+def _opt_bool(where: str, tab: dict[str, Any], key: str) -> bool:
+    v = tab.get(key, False)
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, got {v!r}")
+    return v
+
+
+def _opt_float(where: str, tab: dict[str, Any], key: str) -> float | None:
+    v = tab.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise ConfigError(f"{where}: `{key}` must be a positive number, got {v!r}")
+    return float(v)
+
+
+def _check_family(where: str, model: str, config: dict[str, Any], optional: bool) -> str | None:
+    """None when `model` with `config` is usable; the reason when an optional one is not.
+    Raises ConfigError for a bad config or a missing non-optional family."""
+    from pairlm.models.registry import get_family
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where}: `config` must be a table")
+    try:
+        cls = get_family(model)
+    except KeyError as e:
+        if optional:
+            return f"model family {model!r} is not registered in this pairlm"
+        raise ConfigError(f"{where}: {e.args[0]}") from e
+    except ImportError as e:
+        if optional:
+            return str(e)
+        raise ConfigError(f"{where}: {e}") from e
+    try:
+        cls.config_cls.from_dict(dict(config))
+    except (ConfigError, TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from e
+    return None
+
+
+def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experiment:
+    """Validate an experiment table; errors name the file and the key."""
+    from pairlm.models.registry import available
+
+    where = str(source) if source else "experiment"
+    _unknown(where, data, _TOP_KEYS)
+    exp = data.get("experiment", {})
+    if not isinstance(exp, dict):
+        raise ConfigError(f"{where}: [experiment] must be a table")
+    _unknown(f"{where} [experiment]", exp, {"name", "description", "backend", "address"})
+    backend, address = _backend_keys(where, exp)
+    dat = data.get("data")
+    if not isinstance(dat, dict) or "dataset" not in dat:
+        raise ConfigError(f"{where}: [data] with a `dataset` key is required")
+    _unknown(f"{where} [data]", dat, _DATA_KEYS)
+    dataset = _resolve_path(str(dat["dataset"]), source)
+    policy = str(dat.get("policy", "skip"))
+    if policy not in ("skip", "error"):
+        raise ConfigError(f"{where} [data]: `policy` must be 'skip' or 'error', got {policy!r}")
+    proto_tab = data.get("protocol", {})
+    proto_fields = {f.name for f in dataclasses.fields(Protocol)}
+    _unknown(f"{where} [protocol]", proto_tab, proto_fields)
+    try:
+        protocol = Protocol(**proto_tab)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where} [protocol]: {e}") from e
+    runs_tab = data.get("runs", [])
+    trans_tab = data.get("transfer", [])
+    if not isinstance(runs_tab, list) or not isinstance(trans_tab, list):
+        raise ConfigError(f"{where}: `runs` and `transfer` must be arrays of tables ([[runs]])")
+    if not runs_tab and not trans_tab:
+        raise ConfigError(f"{where}: at least one [[runs]] (or [[transfer]]) table is required")
+    runs: list[RunSpec] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, r in enumerate(runs_tab):
+        rw = f"{where} [[runs]] #{i + 1}"
+        if not isinstance(r, dict):
+            raise ConfigError(f"{rw}: must be a table")
+        _unknown(rw, r, _RUN_KEYS)
+        if "model" not in r:
+            raise ConfigError(f"{rw}: `model` is required (one of {', '.join(available())})")
+        name = str(r.get("name", r["model"]))
+        if name in seen:
+            raise ConfigError(f"{rw}: run name {name!r} is used twice")
+        seen.add(name)
+        optional = _opt_bool(rw, r, "optional")
+        config = r.get("config", {})
+        why = _check_family(f"{rw} ({name})", str(r["model"]), config, optional)
+        spec = RunSpec(
+            name=name,
+            model=str(r["model"]),
+            config=dict(config),
+            max_train=_opt_int(rw, r, "max_train"),
+            max_test=_opt_int(rw, r, "max_test"),
+            description=str(r.get("description", "")),
+            subsample=_opt_int(rw, r, "subsample"),
+            optional=optional,
+            memory_gb=_opt_float(rw, r, "memory_gb"),
+        )
+        if why is not None:
+            log.warning("%s: optional run %r skipped: %s", where, name, why)
+            skipped.append((name, why))
+            continue
+        runs.append(spec)
+    by_name = {r.name: r for r in runs}
+    transfers: list[TransferSpec] = []
+    for i, t in enumerate(trans_tab):
+        tw = f"{where} [[transfer]] #{i + 1}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{tw}: must be a table")
+        _unknown(tw, t, _TRANSFER_KEYS)
+        optional = _opt_bool(tw, t, "optional")
+        base: RunSpec | None = None
+        if "run" in t:
+            if "model" in t or "config" in t:
+                raise ConfigError(f"{tw}: give either `run` or `model` (+ `config`), not both")
+            rname = str(t["run"])
+            base = by_name.get(rname)
+            if base is None:
+                if any(rname == s[0] for s in skipped):
+                    skipped.append((str(t.get("name", rname)), f"its run {rname!r} is skipped"))
+                    continue
+                raise ConfigError(
+                    f"{tw}: `run` = {rname!r} names no [[runs]] entry; runs: "
+                    f"{', '.join(by_name) or '(none)'}"
+                )
+            model, config = base.model, dict(base.config)
+        elif "model" in t:
+            model, config = str(t["model"]), t.get("config", {})
+        else:
+            raise ConfigError(f"{tw}: `run` (a [[runs]] name) or `model` is required")
+        name = str(t.get("name", base.name if base else model))
+        why = _check_family(f"{tw} ({name})", model, config, optional)
+        if why is not None:
+            log.warning("%s: optional transfer %r skipped: %s", where, name, why)
+            skipped.append((name, why))
+            continue
+        raw_targets = t.get("targets")
+        if not isinstance(raw_targets, list) or not raw_targets:
+            raise ConfigError(f"{tw} ({name}): `targets` must be a non-empty list of datasets")
+        targets: list[TargetSpec] = []
+        for j, x in enumerate(raw_targets):
+            xw = f"{tw} ({name}) targets[{j}]"
+            if isinstance(x, str):
+                x = {"dataset": x}
+            if not isinstance(x, dict) or "dataset" not in x:
+                raise ConfigError(f"{xw}: a dataset name/path or a table with `dataset`")
+            _unknown(xw, x, _TARGET_KEYS)
+            ds = _resolve_path(str(x["dataset"]), source)
+            tname = str(x.get("name", x["dataset"])).rstrip("/").split("/")[-1]
+            targets.append(
+                TargetSpec(ds, str(x.get("format", "auto")), str(x.get("policy", "skip")), tname)
+            )
+        spec_t = TransferSpec(
+            name=name,
+            model=model,
+            config=dict(config),
+            targets=targets,
+            max_train=_opt_int(tw, t, "max_train") or (base.max_train if base else None),
+            max_test=_opt_int(tw, t, "max_test"),
+            optional=optional,
+            memory_gb=_opt_float(tw, t, "memory_gb") or (base.memory_gb if base else None),
+            description=str(t.get("description", "")),
+        )
+        for rn in (spec_t.run_name(x) for x in targets):
+            if rn in seen:
+                raise ConfigError(f"{tw}: run name {rn!r} is used twice")
+        tnames = [x.name for x in targets]
+        if len(set(tnames)) != len(tnames):
+            raise ConfigError(f"{tw} ({name}): two targets share a name; give them `name`s")
+        if any(spec_t.name == o.name for o in transfers):
+            raise ConfigError(f"{tw}: transfer name {name!r} is used twice")
+        seen.update(spec_t.run_name(x) for x in targets)
+        transfers.append(spec_t)
+    if not runs and not transfers:
+        raise ConfigError(
+            f"{where}: every run is optional and unavailable: "
+            + "; ".join(f"{n} ({w})" for n, w in skipped)
+        )
+    return Experiment(
+        name=str(exp.get("name", source.stem if source else "experiment")),
+        description=str(exp.get("description", "")),
+        dataset=dataset,
+        data_format=str(dat.get("format", "auto")),
+        policy=policy,
+        protocol=protocol,
+        runs=runs,
+        source=source,
+        transfers=transfers,
+        skipped=skipped,
+        dataset_name=str(dat.get("name", dataset)),
+        read_options=_read_options(where, dat),
+        backend=backend,
+        address=address,
+        check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
+    )
+
+
+def _backend_keys(where: str, exp: dict[str, Any]) -> tuple[str, str | None]:
+    """[experiment] `backend` ("local" or "ray") and `address` (a Ray cluster's)."""
+    from pairlm.experiments.ray_backend import BACKENDS
+
+    backend = exp.get("backend", "local")
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"{where} [experiment]: `backend` must be one of {', '.join(BACKENDS)}, got {backend!r}"
+        )
+    address = exp.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ConfigError(f"{where} [experiment]: `address` must be a non-empty string")
+    return str(backend), address
+
+
+def _read_options(where: str, dat: dict[str, Any]) -> dict[str, Any]:
+    """Reader options of [data]: `columns` (a table FIELD = "column"), `keep_self_pairs`,
+    `keep_duplicates` (`pairlm.data.readers.reader_options`)."""
+    from pairlm.data.readers import reader_options
+    from pairlm.data.validation import DataError
+
+    cols = dat.get("columns")
+    if cols is not None and not isinstance(cols, dict):
+        raise ConfigError(f'{where} [data]: `columns` must be a table FIELD = "column"')
+    keep = {k: dat.get(k, False) for k in ("keep_self_pairs", "keep_duplicates")}
+    for key, v in keep.items():
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where} [data]: `{key}` must be true or false, got {v!r}")
+    try:
+        return reader_options(cols, **keep)
+    except DataError as e:
+        raise ConfigError(f"{where} [data]: {e}") from None
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read and validate an experiment file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {path} not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return parse_experiment(data, path)
