@@ -134,8 +134,7 @@ def scoring(tmp: Path, workers: int, n: int) -> dict[str, object]:
     from pairlm.data import load_dataset
     from pairlm.data.splits import stratified_subsample
     from pairlm.evaluation.ray_predict import score_on_ray
-    from pairlm.models.base import load_model
-    from pairlm.models.registry import create
+    from pairlm.models.registry import create, load_model
 
     qqp = load_dataset("qqp")
     train = qqp.subset(stratified_subsample(qqp, 4000, 0))

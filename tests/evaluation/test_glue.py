@@ -9,7 +9,7 @@ import pytest
 
 from pairlm.cli import main
 from pairlm.evaluation.glue import SUBMISSION_HEADER, run_glue, write_submission
-from pairlm.models.base import load_model
+from pairlm.models.registry import load_model
 from tests.conftest import make_toy_pairs
 
 TINY = {"max_word_features": 500, "max_char_features": 500, "n_bins": 4}

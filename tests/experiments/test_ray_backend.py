@@ -94,9 +94,13 @@ def test_killed_worker_fold_is_retried_and_a_rerun_resumes_to_the_same_numbers(
 
 
 @pytest.mark.integration
-def test_quickstart_lexical_on_ray_equals_local(tmp_path: Path) -> None:
-    if shared_data_dir() is None:
+def test_quickstart_lexical_on_ray_equals_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = shared_data_dir()
+    if data_dir is None:
         pytest.skip("../shared/data not present (set PAIRLM_DATA_DIR to run this test)")
+    monkeypatch.setenv("PAIRLM_DATA_DIR", str(data_dir))  # where the dataset registry looks
     exp = REPO_ROOT / "experiments" / "quickstart.toml"
     # two of the quickstart's five folds keep the test short; every fold runs the same code
     kw = {"only": ["lexical"], "folds": [0, 1], "progress": False}

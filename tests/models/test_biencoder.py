@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
 from pairlm.models.biencoder import (
     BiEncoderClassifier,
     BiEncoderConfig,
@@ -17,6 +17,7 @@ from pairlm.models.biencoder import (
     pair_features,
 )
 from pairlm.models.encoders import MINILM_QQP_CAVEAT
+from pairlm.models.registry import load_model
 from tests.conftest import make_toy_pairs
 from tests.models.tiny_biencoder import make_tiny_sentence_encoder
 

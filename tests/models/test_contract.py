@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, PairClassifier, load_model
-from pairlm.models.registry import available, get_family
+from pairlm.models.base import ConfigError, PairClassifier
+from pairlm.models.registry import available, get_family, load_model
 from tests.conftest import make_toy_pairs
 
 # The package's own families: test doubles that other test folders register (e.g. the

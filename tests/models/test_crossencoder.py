@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
 from pairlm.models.crossencoder import CrossEncoderClassifier, CrossEncoderConfig
 from pairlm.models.encoders import MINILM_QQP_CAVEAT
+from pairlm.models.registry import load_model
 from tests.conftest import make_toy_pairs
 from tests.models.tiny_biencoder import make_tiny_bert
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
 from pairlm.models.ensemble import EnsembleClassifier, EnsembleConfig
+from pairlm.models.registry import load_model
 from pairlm.models.thresholds import choose_threshold
 from tests.conftest import make_toy_pairs
 from tests.models import tiny_siamese_cnn

@@ -45,3 +45,24 @@ def test_data_list_says_where_each_dataset_is(
     (tmp_path / "qqp" / "bimpm-dev-balanced.tsv").write_text("1\ta\tb\t1\n")
     assert main(["data", "list"]) == 0
     assert f"[local: {tmp_path / 'qqp' / 'bimpm-dev-balanced.tsv'}]" in capsys.readouterr().out
+
+
+def test_load_model_finds_the_family_and_a_family_class_loads_only_its_own(tmp_path) -> None:
+    from pairlm.models.base import PairClassifier
+    from pairlm.models.lexical import LexicalClassifier
+    from pairlm.models.siamese_cnn import SiameseCNNClassifier
+    from tests.conftest import make_toy_pairs
+    from tests.models.tiny_lexical import make_tiny
+
+    train, valid = make_toy_pairs(60, seed=0), make_toy_pairs(30, seed=1)
+    model = make_tiny(tmp_path)
+    model.fit(train, valid)
+    model.save(tmp_path / "m")
+    loaded = registry.load_model(tmp_path / "m")
+    assert type(loaded) is LexicalClassifier
+    assert LexicalClassifier.load(tmp_path / "m").threshold_ == model.threshold_
+    with pytest.raises(TypeError, match=r"holds a .lexical. model, not a SiameseCNNClassifier$"):
+        SiameseCNNClassifier.load(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="not a saved pairlm model"):
+        registry.load_model(tmp_path)
+    assert issubclass(LexicalClassifier, PairClassifier)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
+from pairlm.models.registry import load_model
 from pairlm.models.siamese_cnn import SiameseCNN, SiameseCNNClassifier, SiameseCNNConfig
 from pairlm.models.torch_utils import EarlyStopping, length_sorted_batches, pad_batch
 from tests.models.tiny_siamese_cnn import TINY

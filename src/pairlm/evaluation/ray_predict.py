@@ -112,7 +112,7 @@ class PairScorer:
 
     def __init__(self, model_dir: str, threads: int, level: int, families: dict[str, str]):
         set_threads(threads, level, families)
-        from pairlm.models.base import load_model
+        from pairlm.models.registry import load_model
 
         self.model = load_model(model_dir)
 

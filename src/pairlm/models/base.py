@@ -11,6 +11,7 @@ Rules (scikit-learn's, adapted):
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import time
@@ -349,16 +350,18 @@ class PairClassifier(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
+        """Load a model of this class's family (or of a subclass's) saved with `save`. A model
+        of any family: `pairlm.models.registry.load_model`, which finds its class."""
         p = Path(path)
-        meta_file = p / MODEL_FILE
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{p} is not a saved pairlm model (no {MODEL_FILE})")
-        meta = json.loads(meta_file.read_text())
-        from pairlm.models.registry import get_family
-
-        klass = get_family(meta["family"])
-        if cls is not PairClassifier and not issubclass(klass, cls):
-            raise TypeError(f"{p} holds a {meta['family']!r} model, not a {cls.__name__}")
+        meta = read_model_meta(p)
+        klass = _family_class(cls, meta["family"])
+        if klass is None:
+            hint = (
+                "; load it with pairlm.models.registry.load_model"
+                if inspect.isabstract(cls)
+                else ""
+            )
+            raise TypeError(f"{p} holds a {meta['family']!r} model, not a {cls.__name__}{hint}")
         model = klass(klass.config_cls.from_dict(meta["config"]))
         model._load_state(p)
         model.threshold_ = float(meta["threshold"])
@@ -371,6 +374,21 @@ class PairClassifier(ABC):
     def _load_state(self, path: Path) -> None: ...
 
 
-def load_model(path: str | Path) -> PairClassifier:
-    """Load any saved pairlm model, whatever its family."""
-    return PairClassifier.load(path)
+def read_model_meta(path: Path) -> dict[str, Any]:
+    """The `pairlm_model.json` of a saved model directory (family, config, threshold)."""
+    meta_file = path / MODEL_FILE
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{path} is not a saved pairlm model (no {MODEL_FILE})")
+    meta: dict[str, Any] = json.loads(meta_file.read_text())
+    return meta
+
+
+def _family_class(cls: type[PairClassifier], family: str) -> type[PairClassifier] | None:
+    """`cls` or the (imported) subclass of it whose `family` is `family`."""
+    todo = [cls]
+    while todo:
+        k = todo.pop()
+        if getattr(k, "family", None) == family and not inspect.isabstract(k):
+            return k
+        todo.extend(k.__subclasses__())
+    return None

@@ -179,7 +179,7 @@ class EnsembleClassifier(PairClassifier):
         (path / STATE_FILE).write_text(json.dumps(state, indent=1))
 
     def _load_state(self, path: Path) -> None:
-        from pairlm.models.base import load_model
+        from pairlm.models.registry import load_model
 
         f = path / STATE_FILE
         if not f.is_file():

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from pairlm.models.base import PairClassifier
+from pairlm.models.base import PairClassifier, read_model_meta
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,9 @@ def create(name: str, config: dict[str, Any] | None = None) -> PairClassifier:
     """Instantiate family `name` with a config given as a dict (validated)."""
     cls = get_family(name)
     return cls(cls.config_cls.from_dict(dict(config or {})))
+
+
+def load_model(path: str | Path) -> PairClassifier:
+    """Load any saved pairlm model, whatever its family (its class is imported on demand)."""
+    p = Path(path)
+    return get_family(read_model_meta(p)["family"]).load(p)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import PairClassifier, load_model
+from pairlm.models.base import PairClassifier
+from pairlm.models.registry import load_model
 
 if TYPE_CHECKING:
     from pairlm.search.index import CorpusIndex, Hit

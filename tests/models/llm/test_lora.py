@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
 from pairlm.models.llm.lora import LLMLoRAClassifier, LoRAConfig
 from pairlm.models.llm.train import (
     CheckpointManager,
@@ -20,6 +20,7 @@ from pairlm.models.llm.train import (
     repacked_4bit,
     trainable_state,
 )
+from pairlm.models.registry import load_model
 from tests.conftest import make_toy_pairs
 from tests.models.tiny_llm_lora import TINY_TRAIN, make_tiny, make_tiny_llama_4bit
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pairlm.models.base import load_model
+from pairlm.models.registry import load_model
 from tests.conftest import REPO_ROOT, make_toy_pairs
 from tests.models.tiny_llm_zeroshot import make_tiny_llama
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError, load_model
+from pairlm.models.base import ConfigError
 from pairlm.models.llm.prompting import (
     STATE_FILE,
     KnnPool,
@@ -18,6 +18,7 @@ from pairlm.models.llm.prompting import (
     LLMZeroShotClassifier,
     select_balanced,
 )
+from pairlm.models.registry import load_model
 from tests.conftest import make_toy_pairs
 from tests.models.tiny_llm_zeroshot import make_tiny_llama
 
