@@ -22,3 +22,12 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def configure_logging(level: int, tag: str = "") -> None:
+    """Log pairlm's messages at `level` ("LEVEL name [tag]: message"); at WARNING and above
+    the libraries are quieted too. The CLI, pool workers and Ray workers all start here."""
+    where = f" [{tag}]" if tag else ""
+    logging.basicConfig(level=level, format=f"%(levelname)s %(name)s{where}: %(message)s")
+    if level >= logging.WARNING:
+        quiet_libraries()

@@ -21,6 +21,7 @@ from pairlm.cli.model_commands import (
     cmd_serve,
     cmd_train,
 )
+from pairlm.logs import configure_logging
 
 __all__ = ["build_parser", "data_kw", "load_data", "main", "parse_columns"]
 
@@ -253,14 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if args.verbose == 0:
-        # transformers prints a load report and a progress bar per model (once per fold),
-        # bitsandbytes an import-time warning: keep the CLI's output to pairlm's own.
-        from pairlm.logs import quiet_libraries
-
-        quiet_libraries()
+    # Without -v, transformers' load reports and progress bars (once per fold) and
+    # bitsandbytes' import-time warning are quieted: the CLI's output is pairlm's own.
+    configure_logging(level)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

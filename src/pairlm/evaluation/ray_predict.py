@@ -83,17 +83,11 @@ def set_threads(threads: int, level: int, families: dict[str, str]) -> None:
     threadpool_limits(limits=threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s [ray]: %(message)s")
-    if level >= logging.WARNING:
-        from pairlm.logs import quiet_libraries
-
-        quiet_libraries()
+    from pairlm.logs import configure_logging
     from pairlm.models import registry
 
-    known = set(registry.available())
-    for name, target in families.items():
-        if name not in known:
-            registry.register(name, target)
+    configure_logging(level, "ray")
+    registry.register_missing(families)
 
 
 def _encode(col: np.ndarray) -> list[bytes]:

@@ -113,17 +113,11 @@ def _worker_init(events: Any, families: dict[str, str], threads: int, level: int
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s [worker]: %(message)s")
-    if level >= logging.WARNING:
-        from pairlm.logs import quiet_libraries
-
-        quiet_libraries()
+    from pairlm.logs import configure_logging
     from pairlm.models import registry
 
-    known = set(registry.available())
-    for name, target in families.items():
-        if name not in known:
-            registry.register(name, target)
+    configure_logging(level, "worker")
+    registry.register_missing(families)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
 

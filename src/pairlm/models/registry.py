@@ -137,6 +137,15 @@ def register(name: str, target: str | FamilyInfo) -> None:
     _FAMILIES[name] = target
 
 
+def register_missing(targets: dict[str, str]) -> None:
+    """Register each of `targets` (name -> "module:Class") not registered yet: how a worker
+    process learns the plug-in families its parent had (see `targets`)."""
+    known = set(available())
+    for name, target in targets.items():
+        if name not in known:
+            register(name, target)
+
+
 def get_family(name: str) -> type[PairClassifier]:
     target = info(name).target
     module_name, _, cls_name = target.partition(":")
