@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,89 +103,26 @@ def _remove_store(out: Path) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import tempfile
+    from pairlm.evaluation.store import StoreError
+    from pairlm.report.publish import write_report
 
-    from pairlm.evaluation.store import ResultStore, StoreError
-    from pairlm.report.tables import markdown_report, summary_dict
-
-    src = Path(args.dir)
-    out = Path(getattr(args, "out", None) or src)
-    keep_store = getattr(args, "with_store", False)
     only = [r for r in (getattr(args, "runs", None) or "").split(",") if r] or None
-    if (keep_store or only) and out.resolve() == src.resolve():
-        raise SystemExit("error: --with-store and --runs need --out, a directory other than DIR")
-    refs = args.reference or []
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="pairlm-report-") as tmp:
-        try:
-            store = ResultStore(src, create=False)
-        except FileNotFoundError as e:
-            raise SystemExit(f"error: {e}") from e
-        with store:
-            if keep_store or only:
-                # Report from a consistent (and, with --runs, filtered) copy of the store.
-                try:
-                    snapshot = store.snapshot(out if keep_store else tmp, runs=only)
-                except StoreError as e:
-                    raise SystemExit(f"error: {e}") from e
-                if keep_store:
-                    written.append(snapshot)
-                src = snapshot.parent
-        with ResultStore(src, create=False) as store:
-            md = markdown_report(store, refs[0] if refs else None)
-            summary = summary_dict(store, refs) if args.json else None
-            import importlib.util
-
-            if importlib.util.find_spec("pairlm.report.html") is not None:
-                from pairlm.report.behaviour import load_checks
-                from pairlm.report.html import write_html
-
-                checks = load_checks(Path(args.dir), only)
-                written.insert(
-                    0, write_html(store, out / "report.html", refs[0] if refs else None, checks)
-                )
-    md, summary = _behaviour_section(Path(args.dir), out, only, md, summary)
-    target = out / "report.md"
-    target.write_text(md, encoding="utf-8")
-    written.insert(0, target)
-    if summary is not None:
-        target = out / "summary.json"
-        target.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        written.insert(1, target)
+    try:
+        md, written = write_report(
+            Path(args.dir),
+            Path(getattr(args, "out", None) or args.dir),
+            args.reference or [],
+            runs=only,
+            with_store=getattr(args, "with_store", False),
+            with_json=args.json,
+        )
+    except (StoreError, FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from e
     if not args.quiet:
         print(md)
     for w in written:
         print(f"wrote {w}")
     return 0
-
-
-def _behaviour_section(
-    src: Path, out: Path, only: list[str] | None, md: str, summary: dict[str, Any] | None
-) -> tuple[str, dict[str, Any] | None]:
-    """Add the behaviour section (an experiment's `[check]` files) to the report, and copy
-    those files next to a report published elsewhere."""
-    import shutil
-
-    from pairlm.evaluation.store import ResultStore
-    from pairlm.experiments.checks import check_path
-    from pairlm.report.behaviour import behaviour_markdown, behaviour_summary, load_checks
-    from pairlm.report.tables import summarize_grouped
-
-    checks = load_checks(src, only)
-    if not checks:
-        return md, summary
-    with ResultStore(src, create=False) as store:
-        f1 = {s.name: s.means["f1"] for s in summarize_grouped(store, bootstrap=0)}
-    md += behaviour_markdown(checks, f1)
-    if summary is not None:
-        summary["behaviour"] = behaviour_summary(checks)
-    if out.resolve() != src.resolve():
-        for name in checks:
-            dst = check_path(out, name)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(check_path(src, name), dst)
-    return md, summary
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -216,8 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         rc = 1
     print_results(out)
-    report_args = argparse.Namespace(dir=str(out), reference=None, quiet=True, json=False)
-    cmd_report(report_args)
+    from pairlm.report.publish import write_report
+
+    for w in write_report(out, out, [])[1]:
+        print(f"wrote {w}")
     return rc
 
 

@@ -1,0 +1,88 @@
+"""Writing a report directory from a result store: `report.md`, `report.html` (with the
+figures), `summary.json`, the behaviour section of an experiment's `[check]`, and optionally a
+snapshot of the store (`pairlm report`, `pairlm run`, `experiments/publish.py`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pairlm.evaluation.store import ResultStore
+from pairlm.experiments.checks import check_path
+from pairlm.report.behaviour import behaviour_markdown, behaviour_summary, load_checks
+from pairlm.report.tables import markdown_report, summarize_grouped, summary_dict
+
+
+def write_report(
+    src: Path,
+    out: Path,
+    references: list[str],
+    *,
+    runs: list[str] | None = None,
+    with_store: bool = False,
+    with_json: bool = False,
+) -> tuple[str, list[Path]]:
+    """Write the report of the store in `src` to `out` (which may be `src`).
+
+    `references`: the runs compared against (the first one leads the markdown report);
+    `runs`: only these runs; `with_store`: also a snapshot of the store in `out`;
+    `with_json`: also `summary.json`. Returns (the markdown, the files written). Raises
+    `FileNotFoundError` without a store, `ValueError` for `runs`/`with_store` into `src`,
+    `StoreError` for a snapshot that cannot be taken."""
+    src, out = Path(src), Path(out)
+    if (with_store or runs) and out.resolve() == src.resolve():
+        raise ValueError("--with-store and --runs need --out, a directory other than DIR")
+    lead = references[0] if references else None
+    written: list[Path] = []
+    data = src
+    with tempfile.TemporaryDirectory(prefix="pairlm-report-") as tmp:
+        with ResultStore(src, create=False) as store:
+            out.mkdir(parents=True, exist_ok=True)
+            if with_store or runs:
+                # Report from a consistent (and, with `runs`, filtered) copy of the store.
+                snapshot = store.snapshot(out if with_store else Path(tmp), runs=runs)
+                if with_store:
+                    written.append(snapshot)
+                data = snapshot.parent
+        with ResultStore(data, create=False) as store:
+            md = markdown_report(store, lead)
+            summary = summary_dict(store, references) if with_json else None
+            if importlib.util.find_spec("pairlm.report.html") is not None:
+                from pairlm.report.html import write_html
+
+                checks = load_checks(src, runs)
+                written.insert(0, write_html(store, out / "report.html", lead, checks))
+    md, summary = _behaviour_section(src, out, runs, md, summary)
+    target = out / "report.md"
+    target.write_text(md, encoding="utf-8")
+    written.insert(0, target)
+    if summary is not None:
+        target = out / "summary.json"
+        target.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        written.insert(1, target)
+    return md, written
+
+
+def _behaviour_section(
+    src: Path, out: Path, only: list[str] | None, md: str, summary: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """Add the behaviour section (an experiment's `[check]` files) to the report, and copy
+    those files next to a report published elsewhere."""
+    checks = load_checks(src, only)
+    if not checks:
+        return md, summary
+    with ResultStore(src, create=False) as store:
+        f1 = {s.name: s.means["f1"] for s in summarize_grouped(store, bootstrap=0)}
+    md += behaviour_markdown(checks, f1)
+    if summary is not None:
+        summary["behaviour"] = behaviour_summary(checks)
+    if out.resolve() != src.resolve():
+        for name in checks:
+            dst = check_path(out, name)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(check_path(src, name), dst)
+    return md, summary
