@@ -44,7 +44,7 @@ def check_labels_scores(
         )
     if len(y) == 0:
         raise ValueError("cannot compute metrics on no data (0 pairs)")
-    y = _check_binary(y, "y_true")
+    y = check_binary(y, "y_true")
     bad = ~np.isfinite(p)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -59,7 +59,7 @@ def check_labels_scores(
     return y, p
 
 
-def _check_binary(values: np.ndarray, what: str) -> np.ndarray:
+def check_binary(values: np.ndarray, what: str) -> np.ndarray:
     """`values` as int64 if every entry is 0 or 1, else ValueError."""
     v = np.asarray(values)
     if v.dtype == bool:

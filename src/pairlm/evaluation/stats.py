@@ -22,7 +22,7 @@ from scipy import stats as sps
 from pairlm.evaluation.metrics import (
     LOG_LOSS_EPS,
     METRIC_NAMES,
-    _check_binary,
+    check_binary,
     check_labels_scores,
     rates_from_counts,
 )
@@ -240,9 +240,9 @@ def mcnemar_exact(y_true: Any, pred_a: Any, pred_b: Any) -> dict[str, float]:
         )
     if len(y) == 0:
         raise ValueError("McNemar's test needs at least one pair")
-    y = _check_binary(y, "y_true")
-    pa = _check_binary(pa, "pred_a")
-    pb = _check_binary(pb, "pred_b")
+    y = check_binary(y, "y_true")
+    pa = check_binary(pa, "pred_a")
+    pb = check_binary(pb, "pred_b")
     ra, rb = pa == y, pb == y
     b = int(np.count_nonzero(ra & ~rb))
     c = int(np.count_nonzero(~ra & rb))

@@ -325,16 +325,16 @@ class PairClassifier(ABC):
 
     def predict(self, pairs: PairDataset) -> np.ndarray:
         """0/1 decisions at the learned threshold."""
-        self._check_fitted()
+        self.check_fitted()
         return (self.predict_proba(as_pairs(pairs)) >= self.threshold_).astype(np.int64)
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        self._check_fitted()
+        self.check_fitted()
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
         from pairlm import __version__

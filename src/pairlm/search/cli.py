@@ -19,11 +19,11 @@ def _errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     @functools.wraps(fn)
     def wrapper(args: argparse.Namespace) -> int:
         from pairlm.search.corpus import CorpusError
-        from pairlm.search.index import IndexError_
+        from pairlm.search.index import CorpusIndexError
 
         try:
             return fn(args)
-        except (CorpusError, IndexError_, FileExistsError, FileNotFoundError, ValueError) as e:
+        except (CorpusError, CorpusIndexError, FileExistsError, FileNotFoundError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
 

@@ -61,11 +61,11 @@ FAISS_FILE = "vectors.faiss"
 FORMAT_VERSION = 1
 
 
-class IndexError_(RuntimeError):
+class CorpusIndexError(RuntimeError):
     """Base error of the corpus index (named to avoid shadowing the builtin IndexError)."""
 
 
-class EncoderMismatchError(IndexError_):
+class EncoderMismatchError(CorpusIndexError):
     """The index was built with a different encoder than the one asked for."""
 
 
@@ -229,7 +229,9 @@ class CorpusIndex:
         conn = _connect(p / DB_FILE)
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         if meta.get("format_version") != FORMAT_VERSION:
-            raise IndexError_(f"{p}: index format {meta.get('format_version')} is not supported")
+            raise CorpusIndexError(
+                f"{p}: index format {meta.get('format_version')} is not supported"
+            )
         recorded_version = meta["encoder_version"]
         if encoder is not None:
             wanted = encoder_version(encoder)
@@ -361,7 +363,9 @@ class CorpusIndex:
         live = self._index.ntotal - len(self._tombstones)
         count = len(self)
         if live != count:
-            raise IndexError_(f"{self.path}: FAISS holds {live} live vectors but SQLite {count}")
+            raise CorpusIndexError(
+                f"{self.path}: FAISS holds {live} live vectors but SQLite {count}"
+            )
 
     # ------------------------------------------------------------------ encoding
     @property

@@ -38,7 +38,7 @@ class Reranker:
             self.path = None
         if not isinstance(model, PairClassifier):
             raise TypeError(f"reranker must be a PairClassifier, got {type(model).__name__}")
-        model._check_fitted()
+        model.check_fitted()
         self.model = model
         self.threshold = float(model.threshold_ if threshold is None else threshold)
         if not 0.0 <= self.threshold <= 1.0:

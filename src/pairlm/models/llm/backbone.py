@@ -289,7 +289,7 @@ def fix_tokenizer(tok: Any, *, padding_side: str = "left") -> Any:
     return tok
 
 
-def _quant_config(load_in: str | None, dtype: torch.dtype) -> Any:
+def quant_config(load_in: str | None, dtype: torch.dtype) -> Any:
     if load_in is None:
         return None
     if load_in not in ("8bit", "4bit"):
@@ -350,7 +350,7 @@ def _load(name: str, dtype: torch.dtype, dev: torch.device, load_in: str | None)
 
     t0 = time.perf_counter()
     path = resolve_backbone(name)
-    quant = _quant_config(load_in, dtype)
+    quant = quant_config(load_in, dtype)
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": False}
     if quant is not None:
         kwargs["quantization_config"] = quant

@@ -229,9 +229,9 @@ class LLMLoRAClassifier(PairClassifier):
         from peft import LoraConfig, PeftModel, get_peft_model
 
         from pairlm.models.llm.backbone import (
-            _quant_config,
             load_backbone,
             load_tokenizer,
+            quant_config,
             resolve_backbone,
             resolve_device,
             resolve_dtype,
@@ -253,7 +253,7 @@ class LLMLoRAClassifier(PairClassifier):
             path = resolve_backbone(cfg.backbone)
             tok = load_tokenizer(path)
             kwargs: dict[str, Any] = {"dtype": dt, "trust_remote_code": False, "num_labels": 2}
-            quant = _quant_config(cfg.load_in, dt)
+            quant = quant_config(cfg.load_in, dt)
             if quant is not None:
                 kwargs["quantization_config"] = quant
                 kwargs["device_map"] = {"": str(dev)}
