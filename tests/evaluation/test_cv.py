@@ -62,6 +62,30 @@ def test_resume_gives_the_numbers_of_an_uninterrupted_run(tmp_path: Path) -> Non
     assert resumed == full
 
 
+def test_a_config_spelling_out_a_default_is_the_same_run(tmp_path: Path) -> None:
+    ds = make_toy_pairs(60)
+    with ResultStore(tmp_path) as store:
+        cross_validate(
+            ds,
+            "lexical",
+            TINY,
+            store=store,
+            protocol=Protocol(folds=2),
+            only_folds=[0],
+            progress=False,
+        )
+        run = cross_validate(
+            ds,
+            "lexical",
+            {**TINY, "C": 1.0, "max_iter": 2000},
+            store=store,
+            protocol=Protocol(folds=2),
+            progress=False,
+        )  # C and max_iter at their defaults: the run resumes instead of being refused
+        assert store.finished_folds(run.run_id) == {0, 1}
+        assert store.get_run("lexical").config == TINY  # stored as first written
+
+
 def test_same_run_name_with_other_config_is_refused(tmp_path: Path) -> None:
     ds = make_toy_pairs(60)
     with ResultStore(tmp_path) as store:

@@ -11,13 +11,15 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pairlm.errors import ConfigError
 
 DB_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
@@ -288,20 +290,34 @@ class ResultStore:
         split_key: str,
         protocol: dict[str, Any],
         caveats: list[str] | None = None,
+        canonical: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> RunInfo:
         """The run called `name`; created if new. A resumed run must have the same family,
-        config, dataset and protocol, else `StoreError` (results would mix two experiments)."""
+        config, dataset and protocol, else `StoreError` (results would mix two experiments).
+
+        The config is stored as given; `canonical` (the family's parse-and-dump) makes the
+        comparison one of meaning, so `{}` and a config spelling out a default are the same
+        run."""
         existing = self.get_run(name)
         if existing is not None:
+
+            def same(c: dict[str, Any]) -> dict[str, Any]:
+                if canonical is None:
+                    return c
+                try:
+                    return canonical(c)
+                except (ConfigError, ValueError, TypeError):  # a config no longer valid as is
+                    return c
+
             want = {
                 "family": family,
-                "config": json.loads(_dumps(config)),
+                "config": json.loads(_dumps(same(dict(config)))),
                 "dataset": dataset,
                 "split_key": split_key,
             }
             have = {
                 "family": existing.family,
-                "config": existing.config,
+                "config": json.loads(_dumps(same(dict(existing.config)))),
                 "dataset": existing.dataset,
                 "split_key": existing.split_key,
             }
