@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from pairlm.models.thresholds import rates_from_counts as rates_from_counts
+
 METRIC_NAMES: tuple[str, ...] = (
     "f1",
     "precision",
@@ -93,25 +95,6 @@ def confusion_counts(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, in
     fn = int(np.count_nonzero(~pred & (y == 1)))
     tn = len(y) - tp - fp - fn
     return tp, fp, fn, tn
-
-
-def rates_from_counts(
-    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray
-) -> dict[str, np.ndarray]:
-    """F1, precision, recall, accuracy and MCC from confusion counts (arrays broadcast).
-
-    Undefined ratios (0/0) are 0, as scikit-learn's `zero_division` default does.
-    """
-    tp, fp, fn, tn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn, tn))
-    n = tp + fp + fn + tn
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        accuracy = np.where(n > 0, (tp + tn) / n, np.nan)
-        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        mcc = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
-    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": accuracy, "mcc": mcc}
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:

@@ -1,4 +1,6 @@
-"""Choosing the decision threshold on validation data."""
+"""Choosing the decision threshold on validation data, and the one place the confusion-count
+formulas live (`rates_from_counts`: F1, precision, recall, accuracy, MCC), which the
+threshold search and `evaluation.metrics` both use."""
 
 from __future__ import annotations
 
@@ -36,16 +38,9 @@ def choose_threshold(y_true: np.ndarray, proba: np.ndarray, metric: str = "f1") 
     fp = np.r_[0, fp]
     fn = np.r_[pos, fn]
     tn = np.r_[neg, tn]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if metric == "f1":
-            score = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        elif metric == "accuracy":
-            score = (tp + tn) / len(y)
-        elif metric == "mcc":
-            den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-            score = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
-        else:
-            raise ValueError(f"unknown threshold metric {metric!r}: use f1, accuracy or mcc")
+    if metric not in ("f1", "accuracy", "mcc"):
+        raise ValueError(f"unknown threshold metric {metric!r}: use f1, accuracy or mcc")
+    score = rates_from_counts(tp, fp, fn, tn)[metric]
     best = int(np.argmax(score))
     cuts = ps[last_of_run]  # lowest score included at each candidate
     if best == 0:
@@ -55,3 +50,22 @@ def choose_threshold(y_true: np.ndarray, proba: np.ndarray, metric: str = "f1") 
         return float(lo)
     # midway between the lowest included score and the next lower one
     return float((lo + cuts[best]) / 2.0)
+
+
+def rates_from_counts(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray
+) -> dict[str, np.ndarray]:
+    """F1, precision, recall, accuracy and MCC from confusion counts (arrays broadcast).
+
+    Undefined ratios (0/0) are 0, as scikit-learn's `zero_division` default does.
+    """
+    tp, fp, fn, tn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn, tn))
+    n = tp + fp + fn + tn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        accuracy = np.where(n > 0, (tp + tn) / n, np.nan)
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        mcc = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
+    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": accuracy, "mcc": mcc}
