@@ -104,7 +104,15 @@ def test_quickstart_lexical_on_ray_equals_local(
     exp = REPO_ROOT / "experiments" / "quickstart.toml"
     # two of the quickstart's five folds keep the test short; every fold runs the same code
     kw = {"only": ["lexical"], "folds": [0, 1], "progress": False}
-    run_experiment(exp, tmp_path / "local", **kw)  # type: ignore[arg-type]
+    # On Ray each of the two cells runs at 1 thread (2 CPUs / 2 cells at once). BLAS sums in
+    # another order with another thread count (last digits of AP and log-loss move), so the
+    # local run gets the same single thread: the comparison is of backends, not of BLAS.
+    from threadpoolctl import threadpool_limits
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # thread pools of libraries loaded from here on
+    with threadpool_limits(limits=1):  # and of those already loaded
+        run_experiment(exp, tmp_path / "local", **kw)  # type: ignore[arg-type]
     run_experiment(exp, tmp_path / "ray", backend="ray", **kw)  # type: ignore[arg-type]
     _same(tmp_path / "local", "lexical", tmp_path / "ray", "lexical", 2)
 
