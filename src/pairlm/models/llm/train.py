@@ -380,6 +380,7 @@ def train_adapter(
     import torch
 
     from pairlm.models.torch_utils import Heartbeat, length_sorted_batches, progress
+    from pairlm.progress import want_progress
 
     rank, world = dist_info()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -447,7 +448,8 @@ def train_adapter(
 
     model.train()
     t0 = time.perf_counter()
-    bar = progress(range(total), desc="lora", total=total, enabled=cfg.progress)
+    # A bar on a terminal only: elsewhere the heartbeat's line (with the loss) is the progress.
+    bar = progress(range(total), desc="lora", total=total, enabled=want_progress(cfg.progress))
     beat = Heartbeat("lora training", total, enabled=cfg.progress if rank == 0 else False)
     bar_update = getattr(bar, "update", None)
     if bar_update is not None and state.step:
