@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pairlm.cli import main
+from pairlm.errors import ConfigError
 from pairlm.models import registry
 
 
@@ -65,4 +66,12 @@ def test_load_model_finds_the_family_and_a_family_class_loads_only_its_own(tmp_p
         SiameseCNNClassifier.load(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a saved pairlm model"):
         registry.load_model(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "pairlm_model.json").write_text('{"family": "lexical", "config": {}}')
+    with pytest.raises(ConfigError, match=r"bad/pairlm_model.json: not a valid pairlm model file"):
+        registry.load_model(bad)
+    (bad / "pairlm_model.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not a valid pairlm model file"):
+        registry.load_model(bad)
     assert issubclass(LexicalClassifier, PairClassifier)

@@ -14,7 +14,6 @@ runner's backend (`pairlm.experiments.ray_backend`) uses them too.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -129,21 +128,12 @@ class PairScorer:
 def saved_meta(model_dir: str | Path) -> dict[str, Any]:
     """A saved model's pairlm_model.json (family, config, threshold), its family checked, with
     the errors `load_model` gives; the model itself is not loaded."""
-    from pairlm.models.base import MODEL_FILE
+    from pairlm.models.base import read_model_meta
     from pairlm.models.registry import get_family
 
-    p = Path(model_dir)
-    meta_file = p / MODEL_FILE
-    if not meta_file.is_file():
-        raise FileNotFoundError(f"{p} is not a saved pairlm model (no {MODEL_FILE})")
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        threshold = float(meta["threshold"])
-        family = str(meta["family"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{meta_file}: not a valid pairlm model file: {e}") from None
-    get_family(family)  # an unknown family fails here, before Ray starts
-    return {"family": family, "config": meta.get("config") or {}, "threshold": threshold}
+    meta = read_model_meta(model_dir)
+    get_family(meta["family"])  # an unknown family fails here, before Ray starts
+    return {"family": meta["family"], "config": meta["config"], "threshold": meta["threshold"]}
 
 
 def saved_threshold(model_dir: str | Path) -> float:

@@ -374,13 +374,20 @@ class PairClassifier(ABC):
     def _load_state(self, path: Path) -> None: ...
 
 
-def read_model_meta(path: Path) -> dict[str, Any]:
-    """The `pairlm_model.json` of a saved model directory (family, config, threshold)."""
-    meta_file = path / MODEL_FILE
+def read_model_meta(path: str | Path) -> dict[str, Any]:
+    """The `pairlm_model.json` of a saved model directory (family, config, threshold), checked:
+    a missing file is FileNotFoundError, an unreadable or incomplete one a ConfigError naming it."""
+    meta_file = Path(path) / MODEL_FILE
     if not meta_file.is_file():
         raise FileNotFoundError(f"{path} is not a saved pairlm model (no {MODEL_FILE})")
-    meta: dict[str, Any] = json.loads(meta_file.read_text())
-    return meta
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        meta["threshold"] = float(meta["threshold"])
+        meta["family"] = str(meta["family"])
+        meta["config"] = dict(meta.get("config") or {})
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{meta_file}: not a valid pairlm model file: {e}") from None
+    return dict(meta)
 
 
 def _family_class(cls: type[PairClassifier], family: str) -> type[PairClassifier] | None:
