@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import math
 import re
 from pathlib import Path
 
@@ -225,3 +227,36 @@ def test_report_runs_filter_publishes_a_subset(store_dir: Path, tmp_path: Path) 
         main(["report", str(store_dir), "-q", "--out", str(tmp_path / "x"), "--runs", "nosuch"])
     with pytest.raises(SystemExit, match="--out"):
         main(["report", str(store_dir), "-q", "--runs", "full"])
+
+
+def test_learning_curve_fit_and_extrapolation() -> None:
+    from pairlm.report.curves import fit, markdown, summary_entries
+    from pairlm.report.plots import CurvePoint
+
+    # F1 = 0.5 + 0.02 · log2(n): the fit recovers it and carries it to 90,000 pairs
+    pts = [CurvePoint(n, 0.5 + 0.02 * math.log2(n), (0.4, 0.6), f"r{n}") for n in (1000, 4000)]
+    f = fit(pts)
+    assert f is not None and f.per_doubling == pytest.approx(0.02)
+    assert f.predict(90_000) == pytest.approx(0.5 + 0.02 * math.log2(90_000))
+    assert fit(pts[:1]) is None  # one size: no line
+    one = [CurvePoint(500, 0.7, (math.nan, math.nan), "one")]
+    entries = summary_entries({"a": pts, "b": one + one}, {p.name: (3, 10) for p in pts + one})
+    assert entries[0]["extrapolated"]["n_train_per_fold"] == 90_000
+    assert entries[1]["f1_per_doubling"] is None and entries[1]["points"][0]["f1_ci"] == [
+        None,
+        None,
+    ]
+    json.dumps(entries, allow_nan=False)  # valid JSON: no NaN
+    md = markdown(entries)
+    assert "| a | 1,000: 0.699 [0.400, 0.600], 3/10; 4,000: 0.739" in md and "+0.020" in md
+    assert markdown([]) == ""
+
+
+def test_report_json_and_md_hold_the_learning_curves(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["report", str(store_dir), "--json", "-q", "--out", str(out)]) == 0
+    curves = json.loads((out / "summary.json").read_text())["learning_curves"]
+    assert len(curves) == 1  # "full" and "small" differ only in max_train; "weak" stands alone
+    assert [p["run"] for p in curves[0]["points"]] == ["small", "full"]
+    assert curves[0]["f1_per_doubling"] is not None
+    assert "## Learning curves" in (out / "report.md").read_text()

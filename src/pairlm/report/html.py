@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pairlm.evaluation.store import ResultStore, RunInfo
-from pairlm.report import plots
+from pairlm.report import curves, plots
 from pairlm.report.tables import (
     TABLE_COLUMNS,
     RunSummary,
@@ -175,31 +175,13 @@ def _results_table(summaries: list[RunSummary]) -> str:
 def _learning_curves(
     summaries: list[RunSummary], runs: dict[str, RunInfo], transfer_ids: set[int]
 ) -> str:
-    groups: dict[tuple[str, str, str], list[RunSummary]] = defaultdict(list)
-    for s in summaries:
-        r = runs[s.name]
-        if r.run_id in transfer_ids:
-            continue
-        groups[(r.family, json.dumps(r.config, sort_keys=True), r.dataset)].append(s)
-    series: dict[str, list[plots.CurvePoint]] = {}
-    for (family, cfg, dataset), members in groups.items():
-        sizes = {round(s.n_train) for s in members}
-        if len(sizes) < 2:
-            continue
-        label = f"{family} on {dataset.rstrip('/').split('/')[-1]}"
-        if label in series or any(
-            k[0] == family and k[1] != cfg and k[2] == dataset for k in groups
-        ):
-            label += f" ({', '.join(sorted(s.name for s in members))[:40]})"
-        series[label] = [
-            plots.CurvePoint(s.n_train, s.means["f1"], s.f1_ci, s.name) for s in members
-        ]
+    series = curves.series(summaries, runs, transfer_ids)
     if not series:
         return ""
     rows = [
         [label, p.name, f"{p.n_train:.0f}", _fmt(p.f1), f"[{_fmt(p.ci[0])}, {_fmt(p.ci[1])}]"]
         for label, pts in series.items()
-        for p in sorted(pts, key=lambda p: p.n_train)
+        for p in pts
     ]
     return (
         "<h2>F1 against training-set size</h2>"

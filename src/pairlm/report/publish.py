@@ -13,6 +13,7 @@ from typing import Any
 
 from pairlm.evaluation.store import ResultStore
 from pairlm.experiments.checks import check_path
+from pairlm.report import curves
 from pairlm.report.behaviour import behaviour_markdown, behaviour_summary, load_checks
 from pairlm.report.tables import markdown_report, summarize_grouped, summary_dict
 
@@ -51,6 +52,10 @@ def write_report(
         with ResultStore(data, create=False) as store:
             md = markdown_report(store, lead)
             summary = summary_dict(store, references) if with_json else None
+            learning = curves.from_store(store)
+            md += curves.markdown(learning)
+            if summary is not None and learning:
+                summary["learning_curves"] = learning
             if importlib.util.find_spec("pairlm.report.html") is not None:
                 from pairlm.report.html import write_html
 
