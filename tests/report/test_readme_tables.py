@@ -65,3 +65,17 @@ def test_update_then_check(tmp_path: Path) -> None:
     (tmp_path / "bad.md").write_text("no block")
     with pytest.raises(ValueError, match="pairlm:exp:begin"):
         update(tmp_path / "bad.md", [d / "summary.json"])
+    summary["learning_curves"] = [
+        {
+            "series": "lexical on qqp",
+            "points": [
+                {"run": r, "n_train_per_fold": n, "f1_mean": f, "f1_ci": [f - 0.01, f + 0.01]}
+                | {"folds": 10, "folds_total": 10}
+                for r, n, f in (("a-1k", 1000.0, 0.65), ("a", 19000.0, 0.75))
+            ],
+            "f1_per_doubling": 0.0236,
+            "extrapolated": {"n_train_per_fold": 90000, "f1": 0.803},
+        }
+    ]
+    assert "| lexical on qqp | 1,000: 0.650 [0.640, 0.660], 10/10; 19,000: 0.750" in render(summary)
+    assert "| +0.024 | 0.803 at 90,000 |" in render(summary)

@@ -120,7 +120,7 @@ def markdown(entries: list[dict[str, Any]]) -> str:
     """The report.md section of `from_store`'s entries ("" without any)."""
     if not entries:
         return ""
-    lines = [
+    head = [
         "",
         "## Learning curves",
         "",
@@ -128,6 +128,13 @@ def markdown(entries: list[dict[str, Any]]) -> str:
         "columns fit F1 linearly in log2(training pairs): the gain per doubling, and that line "
         "carried to the paper's size (a rough guide: curves flatten as they near their ceiling).",
         "",
+    ]
+    return "\n".join(head) + table(entries) + "\n"
+
+
+def table(entries: list[dict[str, Any]]) -> str:
+    """The learning-curve table (Markdown) of `summary_entries`' entries."""
+    lines = [
         "| series | points (pairs/fold: F1 [95% CI], folds) | F1 per doubling | extrapolated F1 |",
         "|---|---|---|---|",
     ]
@@ -142,7 +149,7 @@ def markdown(entries: list[dict[str, Any]]) -> str:
         per = "—" if slope is None else f"{slope:+.3f}"
         far = "—" if ext is None else f"{_f(ext['f1'])} at {ext['n_train_per_fold']:,}"
         lines.append(f"| {e['series']} | {pts} | {per} | {far} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def _f(x: Any) -> str:

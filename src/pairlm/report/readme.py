@@ -28,7 +28,8 @@ def _p(x: Any) -> str:
 
 
 def render(summary: dict[str, Any]) -> str:
-    """The runs table (best F1 first) and the comparisons table of a summary."""
+    """The runs table (best F1 first), the comparisons table and (where the summary has them)
+    the learning curves of a summary."""
     lines = [
         "| run | family | folds | train pairs/fold | test pairs/fold | F1 | 95% CI | SD | ROC-AUC "
         "| fit s/fold |",
@@ -56,6 +57,10 @@ def render(summary: dict[str, Any]) -> str:
                 f"| [{_f(lo)}, {_f(hi)}] | {_p(c['p_corrected_t_holm'])} "
                 f"| {_p(c['p_mcnemar_holm'])} | {c['n_pairs']:,} |"
             )
+    if summary.get("learning_curves"):
+        from pairlm.report.curves import table
+
+        lines += ["", table(summary["learning_curves"])]
     return "\n".join(lines)
 
 
