@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from pairlm.cli import main
 from pairlm.data.pairs import PairDataset
 from pairlm.evaluation.store import ResultStore
 from pairlm.experiments.runner import (
@@ -128,6 +130,11 @@ def test_shipped_experiment_files_validate() -> None:
     assert paper.protocol.folds == 10 and paper.protocol.subsample == 100_000
     transfer = load_experiment(REPO_ROOT / "experiments" / "transfer.toml")
     assert {t.name for x in transfer.transfers for t in x.targets} == {"mrpc", "stsb"}
+    # the demo shows the paper's comparison: LoRA beside the prompting runs, on the same fold
+    quick = load_experiment(REPO_ROOT / "experiments" / "quickstart.toml")
+    llm = [r for r in quick.runs if r.model.startswith("llm-")]
+    assert {r.model for r in llm} == {"llm-zeroshot", "llm-fewshot", "llm-lora"}
+    assert all(r.fold_ids == [0] for r in llm)
 
 
 # ---------------------------------------------------------------------- running
@@ -162,6 +169,23 @@ def test_only_and_fold_ids_then_resume_without_redoing(tmp_path: Path) -> None:
     assert after[("a", 0)] == before[("a", 0)]  # not recomputed
     with pytest.raises(ConfigError, match="no run named zz"):
         run_experiment(exp, out, only=["zz"], progress=False)
+
+
+def test_a_run_limited_to_its_fold_ids(tmp_path: Path) -> None:
+    exp = _exp(tmp_path, _run("all") + _run("few", more="fold_ids = [2, 0]"))
+    out = tmp_path / "out"
+    run_experiment(exp, out, folds=[0, 1], progress=False)  # --fold-ids meets fold_ids: 0
+    assert sorted(k for k in _finished_at(out) if k[0] == "few") == [("few", 0)]
+    run_experiment(exp, out, progress=False)
+    done = _finished_at(out)
+    assert sorted(k[1] for k in done if k[0] == "few") == [0, 2]
+    assert sorted(k[1] for k in done if k[0] == "all") == [0, 1, 2]
+    assert main(["report", str(out), "--json", "-q"]) == 0
+    runs = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["runs"]}
+    assert (runs["few"]["folds"], runs["few"]["folds_total"]) == (2, 3)
+    for bad in ("[3]", "[]", "[0, 0]", '["0"]', "0"):
+        with pytest.raises(ConfigError, match=r"#2: `fold_ids` must be a non-empty list"):
+            load_experiment(_exp(tmp_path, _run("a") + _run("b", more=f"fold_ids = {bad}")))
 
 
 def test_transfer_scores_every_target_pair_once(tmp_path: Path) -> None:

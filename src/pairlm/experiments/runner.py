@@ -95,9 +95,10 @@ def plan(
             store_pairs(store, prep)
             info = store.get_run(r.name)
             finished = store.finished_folds(info.run_id) if info else set()
-            cells = [(r.name, f) for f in fold_list if f not in finished]
-            wanted[r.name] = len(fold_list)
-            done[r.name] = len(fold_list) - len(cells)
+            run_folds = [f for f in fold_list if r.fold_ids is None or f in r.fold_ids]
+            cells = [(r.name, f) for f in run_folds if f not in finished]
+            wanted[r.name] = len(run_folds)
+            done[r.name] = len(run_folds) - len(cells)
             if cells:
                 jobs.append(Job("cv", r.name, r, cells, memory_of(r)))
         for t in selected_tr:

@@ -26,6 +26,7 @@ model = "lexical"        # a registered family
 max_train = 2000         # optional per-run protocol overrides: max_train, max_test, subsample
 optional = false         # true: skip (with a warning) when the family is not registered/installed
 memory_gb = 1.5          # optional: peak memory of one fold, for scheduling parallel workers
+fold_ids = [0, 1]        # optional: only these folds (a costly run; the report says 2/N folds)
 [runs.config]            # the family's config keys
 C = 1.0
 
@@ -79,6 +80,7 @@ _RUN_KEYS = {
     "description",
     "optional",
     "memory_gb",
+    "fold_ids",
 }
 _TRANSFER_KEYS = {
     "name",
@@ -107,6 +109,8 @@ class RunSpec:
     subsample: int | None = None
     optional: bool = False
     memory_gb: float | None = None
+    fold_ids: list[int] | None = None
+    """Only these folds (a costly run on fewer folds; its report says k/N folds)."""
 
 
 @dataclass
@@ -214,6 +218,24 @@ def _opt_int(where: str, tab: dict[str, Any], key: str) -> int | None:
     return int(v)
 
 
+def _opt_folds(where: str, tab: dict[str, Any], folds: int) -> list[int] | None:
+    """A run's `fold_ids`: distinct fold numbers in 0..folds-1 (None: every fold)."""
+    v = tab.get("fold_ids")
+    if v is None:
+        return None
+    if (
+        not isinstance(v, list)
+        or not v
+        or any(isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < folds for f in v)
+        or len(set(v)) != len(v)
+    ):
+        raise ConfigError(
+            f"{where}: `fold_ids` must be a non-empty list of distinct fold numbers in "
+            f"0..{folds - 1}, got {v!r}"
+        )
+    return sorted(v)
+
+
 def _opt_bool(where: str, tab: dict[str, Any], key: str) -> bool:
     v = tab.get(key, False)
     if not isinstance(v, bool):
@@ -313,6 +335,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             subsample=_opt_int(rw, r, "subsample"),
             optional=optional,
             memory_gb=_opt_float(rw, r, "memory_gb"),
+            fold_ids=_opt_folds(rw, r, protocol.folds),
         )
         if why is not None:
             log.warning("%s: optional run %r skipped: %s", where, name, why)
