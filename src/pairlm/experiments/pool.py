@@ -76,7 +76,7 @@ def execute(
                 protocol=exp.protocol_for(spec),
                 run_name=spec.name,
                 dataset_name=exp.dataset_name,
-                only_folds=spec_folds(spec, folds),
+                only_folds=spec.folds_in(folds),
                 progress=False,
                 on_fold=on_fold,
             )
@@ -94,13 +94,6 @@ def execute(
                 only_folds=folds,
                 on_fold=on_fold,
             )
-
-
-def spec_folds(spec: RunSpec, folds: list[int] | None) -> list[int] | None:
-    """The folds a run computes: those asked for (None: all) within its own `fold_ids`."""
-    if spec.fold_ids is None:
-        return folds
-    return [f for f in spec.fold_ids if folds is None or f in folds]
 
 
 # ---------------------------------------------------------------------- worker processes

@@ -95,7 +95,7 @@ def plan(
             store_pairs(store, prep)
             info = store.get_run(r.name)
             finished = store.finished_folds(info.run_id) if info else set()
-            run_folds = [f for f in fold_list if r.fold_ids is None or f in r.fold_ids]
+            run_folds = r.folds_in(fold_list) or []
             cells = [(r.name, f) for f in run_folds if f not in finished]
             wanted[r.name] = len(run_folds)
             done[r.name] = len(run_folds) - len(cells)

@@ -112,6 +112,12 @@ class RunSpec:
     fold_ids: list[int] | None = None
     """Only these folds (a costly run on fewer folds; its report says k/N folds)."""
 
+    def folds_in(self, folds: list[int] | None) -> list[int] | None:
+        """The folds this run computes: those asked for (None: all) within its `fold_ids`."""
+        if self.fold_ids is None:
+            return folds
+        return [f for f in self.fold_ids if folds is None or f in folds]
+
 
 @dataclass
 class TargetSpec:

@@ -21,7 +21,8 @@ import numpy as np
 
 from pairlm.evaluation.store import ResultStore, RunInfo
 from pairlm.report.plots import CurvePoint
-from pairlm.report.tables import RunSummary, summarize
+from pairlm.report.readme import curves_table
+from pairlm.report.tables import RunSummary, json_number, summarize
 
 # The paper's training pairs per fold: 100,000 QQP pairs under 10-fold CV.
 PAPER_TRAIN_PAIRS = 90_000
@@ -91,8 +92,8 @@ def summary_entries(
                     {
                         "run": p.name,
                         "n_train_per_fold": round(p.n_train, 1),
-                        "f1_mean": _num(p.f1),
-                        "f1_ci": [_num(p.ci[0]), _num(p.ci[1])],
+                        "f1_mean": json_number(p.f1),
+                        "f1_ci": [json_number(p.ci[0]), json_number(p.ci[1])],
                         "folds": folds[p.name][0],
                         "folds_total": folds[p.name][1],
                     }
@@ -129,32 +130,4 @@ def markdown(entries: list[dict[str, Any]]) -> str:
         "carried to the paper's size (a rough guide: curves flatten as they near their ceiling).",
         "",
     ]
-    return "\n".join(head) + table(entries) + "\n"
-
-
-def table(entries: list[dict[str, Any]]) -> str:
-    """The learning-curve table (Markdown) of `summary_entries`' entries."""
-    lines = [
-        "| series | points (pairs/fold: F1 [95% CI], folds) | F1 per doubling | extrapolated F1 |",
-        "|---|---|---|---|",
-    ]
-    for e in entries:
-        pts = "; ".join(
-            f"{p['n_train_per_fold']:,.0f}: {_f(p['f1_mean'])} [{_f(p['f1_ci'][0])}, "
-            f"{_f(p['f1_ci'][1])}], {p['folds']}/{p['folds_total']}"
-            for p in e["points"]
-        )
-        ext = e["extrapolated"]
-        slope = e["f1_per_doubling"]
-        per = "—" if slope is None else f"{slope:+.3f}"
-        far = "—" if ext is None else f"{_f(ext['f1'])} at {ext['n_train_per_fold']:,}"
-        lines.append(f"| {e['series']} | {pts} | {per} | {far} |")
-    return "\n".join(lines)
-
-
-def _f(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
-
-
-def _num(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
+    return "\n".join(head) + curves_table(entries) + "\n"

@@ -58,9 +58,27 @@ def render(summary: dict[str, Any]) -> str:
                 f"| {_p(c['p_mcnemar_holm'])} | {c['n_pairs']:,} |"
             )
     if summary.get("learning_curves"):
-        from pairlm.report.curves import table
+        lines += ["", curves_table(summary["learning_curves"])]
+    return "\n".join(lines)
 
-        lines += ["", table(summary["learning_curves"])]
+
+def curves_table(entries: list[dict[str, Any]]) -> str:
+    """The learning-curve table of `summary.json`'s `learning_curves` (`report.curves`)."""
+    lines = [
+        "| series | points (pairs/fold: F1 [95% CI], folds) | F1 per doubling | extrapolated F1 |",
+        "|---|---|---|---|",
+    ]
+    for e in entries:
+        pts = "; ".join(
+            f"{p['n_train_per_fold']:,.0f}: {_f(p['f1_mean'])} [{_f(p['f1_ci'][0])}, "
+            f"{_f(p['f1_ci'][1])}], {p['folds']}/{p['folds_total']}"
+            for p in e["points"]
+        )
+        ext = e["extrapolated"]
+        slope = e["f1_per_doubling"]
+        per = "—" if slope is None else f"{slope:+.3f}"
+        far = "—" if ext is None else f"{_f(ext['f1'])} at {ext['n_train_per_fold']:,}"
+        lines.append(f"| {e['series']} | {pts} | {per} | {far} |")
     return "\n".join(lines)
 
 

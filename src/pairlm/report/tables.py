@@ -419,7 +419,7 @@ def summarize_grouped(
     return out
 
 
-def _num(x: Any) -> float | None:
+def json_number(x: Any) -> float | None:
     """A JSON number, or null for NaN/None."""
     if x is None:
         return None
@@ -458,12 +458,15 @@ def summary_dict(
                     "a": s.name,
                     "b": c["reference"],
                     "n_folds": int(c["n_folds"]),
-                    "delta_f1": _num(c["diff"]),
-                    "delta_f1_ci": [_num(c.get("diff_ci_low")), _num(c.get("diff_ci_high"))],
-                    "p_paired_t": _num(c["p_paired_t"]),
-                    "p_corrected_t": _num(c["p_corrected_t"]),
-                    "p_corrected_t_holm": _num(c["p_corrected_t_holm"]),
-                    "p_mcnemar_holm": _num(c["p_mcnemar_holm"]),
+                    "delta_f1": json_number(c["diff"]),
+                    "delta_f1_ci": [
+                        json_number(c.get("diff_ci_low")),
+                        json_number(c.get("diff_ci_high")),
+                    ],
+                    "p_paired_t": json_number(c["p_paired_t"]),
+                    "p_corrected_t": json_number(c["p_corrected_t"]),
+                    "p_corrected_t_holm": json_number(c["p_corrected_t_holm"]),
+                    "p_mcnemar_holm": json_number(c["p_mcnemar_holm"]),
                     "n_pairs": int(c["n_mcnemar"]),
                 }
             )
@@ -479,15 +482,18 @@ def summary_dict(
                         "folds_total": s.folds_total,
                         "n_train_per_fold": round(s.n_train, 1),
                         "n_test_per_fold": round(s.n_test, 1),
-                        "f1_mean": _num(s.means["f1"]),
-                        "f1_sd": _num(s.f1_sd),
-                        "f1_ci": [_num(s.f1_ci[0]), _num(s.f1_ci[1])],
-                        "f1_bootstrap_ci": [_num(s.f1_bootstrap_ci[0]), _num(s.f1_bootstrap_ci[1])],
+                        "f1_mean": json_number(s.means["f1"]),
+                        "f1_sd": json_number(s.f1_sd),
+                        "f1_ci": [json_number(s.f1_ci[0]), json_number(s.f1_ci[1])],
+                        "f1_bootstrap_ci": [
+                            json_number(s.f1_bootstrap_ci[0]),
+                            json_number(s.f1_bootstrap_ci[1]),
+                        ],
                         "fold_f1": s.fold_f1,
-                        **{f"{m}_mean": _num(v) for m, v in s.means.items() if m != "f1"},
-                        "auc_mean": _num(s.means.get("roc_auc")),
-                        "fit_seconds_per_fold": _num(s.fit_seconds),
-                        "pairs_per_second": _num(s.pairs_per_second),
+                        **{f"{m}_mean": json_number(v) for m, v in s.means.items() if m != "f1"},
+                        "auc_mean": json_number(s.means.get("roc_auc")),
+                        "fit_seconds_per_fold": json_number(s.fit_seconds),
+                        "pairs_per_second": json_number(s.pairs_per_second),
                         "split_key": s.split_key,
                         "protocol": s.protocol,
                     }
