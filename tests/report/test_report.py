@@ -240,8 +240,15 @@ def test_learning_curve_fit_and_extrapolation() -> None:
     assert f.predict(90_000) == pytest.approx(0.5 + 0.02 * math.log2(90_000))
     assert fit(pts[:1]) is None  # one size: no line
     one = [CurvePoint(500, 0.7, (math.nan, math.nan), "one")]
-    entries = summary_entries({"a": pts, "b": one + one}, {p.name: (3, 10) for p in pts + one})
-    assert entries[0]["extrapolated"]["n_train_per_fold"] == 90_000
+    three = pts + [CurvePoint(16384, 0.5 + 0.02 * 14, (0.7, 0.8), "r16384")]
+    entries = summary_entries(
+        {"a": pts, "b": one + one, "c": three}, {p.name: (3, 10) for p in three + one}
+    )
+    # two sizes give a slope but no extrapolation; three sizes give both
+    assert entries[0]["f1_per_doubling"] == pytest.approx(0.02)
+    assert entries[0]["extrapolated"] is None
+    assert entries[2]["extrapolated"]["n_train_per_fold"] == 90_000
+    assert entries[2]["extrapolated"]["f1"] == pytest.approx(0.5 + 0.02 * math.log2(90_000))
     assert entries[1]["f1_per_doubling"] is None and entries[1]["points"][0]["f1_ci"] == [
         None,
         None,
@@ -249,6 +256,7 @@ def test_learning_curve_fit_and_extrapolation() -> None:
     json.dumps(entries, allow_nan=False)  # valid JSON: no NaN
     md = markdown(entries)
     assert "| a | 1,000: 0.699 [0.400, 0.600], 3/10; 4,000: 0.739" in md and "+0.020" in md
+    assert "| +0.020 | — |" in md and "at 90,000" in md
     assert markdown([]) == ""
 
 

@@ -5,7 +5,9 @@ The fit (least squares of mean F1 on log2 of the training pairs per fold) gives 
 per doubling of the training data and an extrapolation to a larger size, by default the
 paper's 90,000 training pairs per fold (100,000 QQP pairs, 10 folds). It is a rough guide: a
 learning curve flattens as it nears its ceiling, so a straight line in log-size overstates the
-gain far beyond the measured sizes. The report and `summary.json` label it as such.
+gain far beyond the measured sizes. The report and `summary.json` label it as such, and a
+series is only extrapolated from at least three measured sizes (a line through two points
+says nothing about the curve's shape).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pairlm.report.tables import RunSummary, json_number, summarize
 
 # The paper's training pairs per fold: 100,000 QQP pairs under 10-fold CV.
 PAPER_TRAIN_PAIRS = 90_000
+# Fewest distinct training sizes a series needs before the report carries its line further.
+MIN_SIZES_TO_EXTRAPOLATE = 3
 
 
 @dataclass
@@ -81,10 +85,12 @@ def summary_entries(
     target: int = PAPER_TRAIN_PAIRS,
 ) -> list[dict[str, Any]]:
     """`summary.json`'s `learning_curves`: each series' points (run, size, F1, CI, folds), its
-    F1 gain per doubling and its log-linear extrapolation to `target` training pairs."""
+    F1 gain per doubling and its log-linear extrapolation to `target` training pairs (None
+    below `MIN_SIZES_TO_EXTRAPOLATE` distinct sizes)."""
     out = []
     for label, pts in curves.items():
         f = fit(pts)
+        sizes = len({round(p.n_train) for p in pts})
         out.append(
             {
                 "series": label,
@@ -101,7 +107,7 @@ def summary_entries(
                 ],
                 "f1_per_doubling": None if f is None else f.per_doubling,
                 "extrapolated": None
-                if f is None
+                if f is None or sizes < MIN_SIZES_TO_EXTRAPOLATE
                 else {"n_train_per_fold": target, "f1": min(1.0, f.predict(target))},
             }
         )
@@ -126,8 +132,9 @@ def markdown(entries: list[dict[str, Any]]) -> str:
         "## Learning curves",
         "",
         "F1 (mean over the folds run, 95% CI) against training pairs per fold; the last two "
-        "columns fit F1 linearly in log2(training pairs): the gain per doubling, and that line "
-        "carried to the paper's size (a rough guide: curves flatten as they near their ceiling).",
+        "columns fit F1 linearly in log2(training pairs): the gain per doubling, and, for a series "
+        f"measured at {MIN_SIZES_TO_EXTRAPOLATE} sizes or more, that line carried to the paper's "
+        "size (a rough guide: curves flatten as they near their ceiling).",
         "",
     ]
     return "\n".join(head) + curves_table(entries) + "\n"
