@@ -240,7 +240,7 @@ def test_learning_curve_fit_and_extrapolation() -> None:
     assert f.predict(90_000) == pytest.approx(0.5 + 0.02 * math.log2(90_000))
     assert fit(pts[:1]) is None  # one size: no line
     one = [CurvePoint(500, 0.7, (math.nan, math.nan), "one")]
-    three = pts + [CurvePoint(16384, 0.5 + 0.02 * 14, (0.7, 0.8), "r16384")]
+    three = [*pts, CurvePoint(16384, 0.5 + 0.02 * 14, (0.7, 0.8), "r16384")]
     entries = summary_entries(
         {"a": pts, "b": one + one, "c": three}, {p.name: (3, 10) for p in three + one}
     )
