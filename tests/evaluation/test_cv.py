@@ -86,6 +86,24 @@ def test_a_config_spelling_out_a_default_is_the_same_run(tmp_path: Path) -> None
         assert store.get_run("lexical").config == TINY  # stored as first written
 
 
+def test_a_run_resumed_with_other_runtime_keys_is_the_same_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys a family declares as runtime (threads, devices, checkpoint folders) do not make
+    another run: a run can gain a checkpoint_dir between folds."""
+    from pairlm.models.lexical import LexicalConfig
+
+    monkeypatch.setattr(LexicalConfig, "runtime_keys", ("max_iter",))
+    ds = make_toy_pairs(60)
+    with ResultStore(tmp_path) as store:
+        kw = dict(store=store, protocol=Protocol(folds=2), progress=False)
+        cross_validate(ds, "lexical", TINY, only_folds=[0], **kw)
+        run = cross_validate(ds, "lexical", {**TINY, "max_iter": 500}, **kw)
+        assert store.finished_folds(run.run_id) == {0, 1}
+        with pytest.raises(StoreError, match="different config"):  # C is not a runtime key
+            cross_validate(ds, "lexical", {**TINY, "C": 2.0}, **kw)
+
+
 def test_same_run_name_with_other_config_is_refused(tmp_path: Path) -> None:
     ds = make_toy_pairs(60)
     with ResultStore(tmp_path) as store:

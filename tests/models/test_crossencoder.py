@@ -125,3 +125,40 @@ def test_bf16_autocast_trains_with_float32_weights(tiny_bert: str) -> None:
     assert not np.array_equal(p, q) and np.abs(p - q).max() < 0.05
     with pytest.raises(ConfigError, match="autocast"):
         CrossEncoderConfig(autocast="fp8")
+
+
+def test_checkpoint_dir_reuses_a_finished_training(
+    tiny_bert: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second fit with the same config and data loads the kept training (no training step);
+    other data, or a config that changes what is learned, trains again."""
+    train, valid, test = make_toy_pairs(60, seed=1), make_toy_pairs(24, seed=2), make_toy_pairs(16)
+    ck = tmp_path / "ck"
+    first = model(tiny_bert, epochs=1, checkpoint_dir=str(ck)).fit(train, valid)
+    kept = [d for d in ck.iterdir()]
+    assert len(kept) == 1 and (kept[0] / "crossencoder.json").is_file()
+    assert first.train_seconds_before_ == 0.0
+
+    def no_training(*_a: object, **_k: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(CrossEncoderClassifier, "_train", no_training)
+    # runtime keys (threads, batch size for scoring, progress) do not change the fingerprint
+    again = model(tiny_bert, epochs=1, checkpoint_dir=str(ck), eval_batch_size=7).fit(train, valid)
+    np.testing.assert_allclose(again.predict_proba(test), first.predict_proba(test), atol=1e-6)
+    assert again.threshold_ == pytest.approx(first.threshold_)
+    assert again.train_seconds_before_ > 0 and again.fit_seconds_ >= again.train_seconds_before_
+    assert again.train_examples_ == first.train_examples_
+    with pytest.raises(AssertionError, match="trained again"):  # other data
+        model(tiny_bert, epochs=1, checkpoint_dir=str(ck)).fit(make_toy_pairs(60, seed=3), valid)
+    with pytest.raises(AssertionError, match="trained again"):  # another learning rate
+        model(tiny_bert, epochs=1, lr=2e-3, checkpoint_dir=str(ck)).fit(train, valid)
+    assert not [d for d in ck.iterdir() if ".tmp-" in d.name]
+
+
+def test_runtime_keys_leave_the_identity_and_saved_config_alone() -> None:
+    c = CrossEncoderConfig(checkpoint_dir="/somewhere", num_threads=2, device="cpu")
+    ident = c.identity_dict()
+    assert not {"checkpoint_dir", "num_threads", "device", "progress"} & set(ident)
+    assert ident == CrossEncoderConfig().identity_dict()
+    assert "checkpoint_dir" not in CrossEncoderConfig().to_dict()  # omitted at its default

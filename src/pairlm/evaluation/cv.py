@@ -252,7 +252,7 @@ def open_run(
         prepared.split_key,
         protocol.to_dict(),
         caveats,
-        canonical=lambda c: cls.config_cls.from_dict(c).to_dict(),
+        canonical=lambda c: cls.config_cls.from_dict(c).identity_dict(),
     )
     return run, prepared
 

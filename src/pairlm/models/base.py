@@ -44,6 +44,11 @@ class ModelConfig:
     threshold_metric: str = "f1"
     """Metric the decision threshold maximises on validation data: "f1", "accuracy" or "mcc"."""
 
+    runtime_keys: ClassVar[tuple[str, ...]] = ()
+    """Keys that change how a model is trained or scored (logging, devices, threads, where
+    checkpoints go) but not what it learns: left out of `identity_dict`, so a stored run
+    resumed with another value is the same run and a checkpoint fingerprint ignores them."""
+
     def __post_init__(self) -> None:
         self._coerce_types()
         self.validate()
@@ -75,6 +80,10 @@ class ModelConfig:
             if f.metadata.get("omit_default") and d.get(f.name) == f.default:
                 del d[f.name]
         return d
+
+    def identity_dict(self) -> dict[str, Any]:
+        """`to_dict` without the `runtime_keys`: what a run or a training checkpoint is."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.runtime_keys}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -209,6 +218,32 @@ def check_pairs(pairs: Any, *, require_labels: bool = False, what: str = "pairs"
     return pairs
 
 
+def training_fingerprint(
+    config: ModelConfig,
+    train: PairDataset,
+    valid: PairDataset,
+    extra: str = "",
+    *,
+    texts: bool = True,
+) -> str:
+    """Identifies a training run, for a checkpoint directory: the config (`identity_dict`),
+    the training and validation pairs (ids, labels and, with `texts`, both texts) and `extra`
+    (e.g. the world size). `texts=False` is the earlier form, without the texts: kept only
+    to find checkpoints written before the texts were part of it."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(config.identity_dict(), sort_keys=True).encode())
+    for ds in (train, valid):
+        h.update("\x00".join(map(str, ds.pair_id)).encode())
+        h.update(ds.label.tobytes())
+        if texts:
+            for side in (ds.text_a, ds.text_b):
+                h.update("\x00".join(side).encode("utf-8", "surrogatepass"))
+    if extra:
+        h.update(extra.encode())
+    return h.hexdigest()[:16]
+
+
 def inner_split(train: PairDataset, fraction: float, seed: int) -> tuple[PairDataset, PairDataset]:
     """Stratified split of a training set into (fit part, validation part)."""
     from sklearn.model_selection import train_test_split
@@ -307,7 +342,9 @@ class PairClassifier(ABC):
         self.threshold_ = choose_threshold(
             valid.y, self.validation_scores(valid), metric=self.config.threshold_metric
         )
-        self.fit_seconds_ = time.perf_counter() - t0
+        # A fit that resumed finished training from a checkpoint reports the whole fit: the
+        # training done by earlier processes too (`train_seconds_before_`, set by `_fit`).
+        self.fit_seconds_ = time.perf_counter() - t0 + getattr(self, "train_seconds_before_", 0.0)
         return self
 
     def validation_scores(self, valid: PairDataset) -> np.ndarray:

@@ -12,14 +12,22 @@ CPU cores.
 Saved as `crossencoder/` (full model, safetensors) or `adapter/` (LoRA adapter + head,
 safetensors; the base encoder is loaded from `encoder` again) plus the tokenizer files.
 
+With `checkpoint_dir`, a finished training is kept there under its fingerprint (config
+without runtime keys, training and validation pairs): a fit with the same config and data
+(the same fold again, or an `ensemble` member matching a run of its own) loads it instead of
+training again, and reports the original training time in `fit_seconds_`.
+
 Caveat: all-MiniLM-L6-v2 saw ~100k Quora duplicate triplets in pre-training
 (`MINILM_QQP_CAVEAT`); its QQP figures are optimistic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +43,7 @@ from pairlm.models.base import (
     SymmetricOption,
     TrainableConfig,
     check_pairs,
+    training_fingerprint,
 )
 from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
 from pairlm.models.torch_utils import (
@@ -92,6 +101,16 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     device: str = "cpu"
     num_threads: int | None = None
     progress: bool | None = None
+    checkpoint_dir: str | None = dataclasses.field(default=None, metadata={"omit_default": True})
+    """Keep each finished training here (a sub-directory per fingerprint) and reuse it."""
+
+    runtime_keys: ClassVar[tuple[str, ...]] = (
+        "device",
+        "num_threads",
+        "progress",
+        "checkpoint_dir",
+        "eval_batch_size",
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -217,6 +236,29 @@ class CrossEncoderClassifier(PairClassifier):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
+        self.train_seconds_before_ = 0.0
+        if self.config.checkpoint_dir is None:
+            self._train(train, valid)
+            return
+        root = Path(self.config.checkpoint_dir) / training_fingerprint(self.config, train, valid)
+        if (root / STATE_FILE).is_file():
+            log.info("cross-encoder: reusing the finished training in %s", root)
+            self._load_state(root)
+            meta = json.loads((root / STATE_FILE).read_text())
+            self.train_seconds_before_ = float(meta.get("train_seconds") or 0.0)
+            self.train_examples_ = int(meta.get("train_examples") or 0)
+            self.train_seconds_ = 0.0
+            return
+        self._train(train, valid)
+        tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self._save_state(tmp)
+        shutil.rmtree(root, ignore_errors=True)  # an incomplete one (no state file) is stale
+        os.replace(tmp, root)  # atomic: a killed save leaves no half checkpoint under `root`
+        log.info("cross-encoder: finished training kept in %s", root)
+
+    def _train(self, train: PairDataset, valid: PairDataset) -> None:
         import torch
         from transformers import AutoTokenizer
 
@@ -380,6 +422,8 @@ class CrossEncoderClassifier(PairClassifier):
             "best_epoch": getattr(self, "best_epoch_", None),
             "train_pairs": getattr(self, "train_pairs_", None),
             "history": getattr(self, "history_", []),
+            "train_seconds": getattr(self, "train_seconds_", None),
+            "train_examples": getattr(self, "train_examples_", None),
         }
         (path / STATE_FILE).write_text(json.dumps(meta, indent=2))
 

@@ -325,3 +325,26 @@ def test_short_template_renders_fewer_tokens(tmp_path: Path) -> None:
         m._build()
         lens.append(sum(len(s) for s in m._encode(pairs)))
     assert lens[1] < lens[0]
+
+
+def test_checkpoint_fingerprint_hashes_the_texts_and_finds_earlier_checkpoints(
+    tmp_path: Path,
+) -> None:
+    """Same ids and labels with other texts is another training; a checkpoint written under
+    the earlier fingerprint (no texts) is moved to the current one and resumed, not redone."""
+    from pairlm.models.base import training_fingerprint
+
+    train, valid = make_toy_pairs(32, seed=1), make_toy_pairs(16, seed=2)
+    ck = tmp_path / "ck"
+    first = make_tiny(tmp_path, epochs=1, checkpoint_dir=str(ck)).fit(train, valid)
+    (only,) = [d for d in ck.iterdir()]
+    cfg = first.config
+    assert only.name == training_fingerprint(cfg, train, valid, extra="1")
+    other = train.subset(np.arange(len(train)))
+    other.text_a[0] = other.text_a[0] + " changed"
+    assert training_fingerprint(cfg, other, valid, extra="1") != only.name
+    legacy = ck / training_fingerprint(cfg, train, valid, extra="1", texts=False)
+    only.rename(legacy)
+    again = make_tiny(tmp_path, epochs=1, checkpoint_dir=str(ck)).fit(train, valid)
+    assert [d.name for d in ck.iterdir()] == [only.name] and not legacy.exists()
+    assert again.resumed_step_ == first.state_.step > 0

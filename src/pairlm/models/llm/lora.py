@@ -34,7 +34,6 @@ under ``torchrun`` (see `pairlm.models.llm.distributed`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import tempfile
@@ -54,6 +53,7 @@ from pairlm.models.base import (
     TrainableConfig,
     check_pairs,
     inner_split,
+    training_fingerprint,
 )
 from pairlm.models.llm.prompting import stratified_cap, validate_llm_fields
 from pairlm.models.llm.prompts import (
@@ -67,6 +67,7 @@ from pairlm.models.llm.train import (
     StepCallback,
     TrainerState,
     all_reduce_sum,
+    barrier,
     dist_info,
     no_dropout_train_mode,
     repacked_4bit,
@@ -80,13 +81,19 @@ log = logging.getLogger(__name__)
 
 ADAPTER_DIR = "adapter"
 STATE_FILE = "llm_lora.json"
-# Config keys that do not change what is learned: excluded from the checkpoint fingerprint.
-_RUNTIME_KEYS = ("progress", "checkpoint_dir", "checkpoint_steps", "device", "eval_batch_size")
 
 
 @dataclass
 class LoRAConfig(TrainableConfig, SymmetricOption):
     """Config of `llm-lora` (LoRA / QLoRA fine-tuning of a causal LM)."""
+
+    runtime_keys: ClassVar[tuple[str, ...]] = (
+        "progress",
+        "checkpoint_dir",
+        "checkpoint_steps",
+        "device",
+        "eval_batch_size",
+    )
 
     backbone: str = "smollm2"
     """Hugging Face model id, local directory, .gguf file, or "smollm2" (the packaged model)."""
@@ -460,10 +467,7 @@ class LLMLoRAClassifier(PairClassifier):
         check_pairs(valid, require_labels=True, what="valid")
         if self.config.max_valid is not None:
             valid = stratified_cap(valid, self.config.max_valid, self.config.seed)
-        super().fit(train, valid)
-        # A run resumed from a checkpoint reports the whole fit: earlier processes' training too.
-        self.fit_seconds_ += getattr(self, "train_seconds_before_", 0.0)
-        return self
+        return super().fit(train, valid)
 
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
         from pairlm.models.torch_utils import seed_everything
@@ -472,24 +476,26 @@ class LLMLoRAClassifier(PairClassifier):
         seed_everything(cfg.seed)
         self.template_ = self._template()
         self._build()
-        fingerprint = self._fingerprint(train, valid)
         if cfg.checkpoint_dir is not None:
-            root = Path(cfg.checkpoint_dir) / fingerprint
-            self._train(train, valid, root)
+            self._train(train, valid, self._checkpoint_root(train, valid))
         else:
             with tempfile.TemporaryDirectory(prefix="pairlm-lora-") as tmp:
                 self._train(train, valid, Path(tmp))
         self._rt["model"].eval()
 
-    def _fingerprint(self, train: PairDataset, valid: PairDataset) -> str:
-        """Identifies a training run: config (minus runtime keys), data, world size."""
-        cfg = {k: v for k, v in self.config.to_dict().items() if k not in _RUNTIME_KEYS}
-        h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
-        for ds in (train, valid):
-            h.update("\x00".join(map(str, ds.pair_id)).encode())
-            h.update(ds.label.tobytes())
-        h.update(str(dist_info()[1]).encode())
-        return h.hexdigest()[:16]
+    def _checkpoint_root(self, train: PairDataset, valid: PairDataset) -> Path:
+        """`checkpoint_dir/<fingerprint>` (config minus runtime keys, data, world size). A
+        checkpoint written under the earlier fingerprint, which did not hash the texts, is
+        moved to the current one once (it was written for the same ids and labels)."""
+        assert self.config.checkpoint_dir is not None
+        base, world = Path(self.config.checkpoint_dir), str(dist_info()[1])
+        root = base / training_fingerprint(self.config, train, valid, extra=world)
+        legacy = base / training_fingerprint(self.config, train, valid, extra=world, texts=False)
+        if not root.exists() and legacy.is_dir() and dist_info()[0] == 0:
+            log.warning("%s: checkpoint of an earlier pairlm, now kept as %s", legacy, root.name)
+            legacy.rename(root)
+        barrier()
+        return root
 
     def _train(self, train: PairDataset, valid: PairDataset, ckpt_root: Path) -> None:
         """Train the adapter (`train.train_adapter`: the loop, its checkpoints in `ckpt_root`
