@@ -1,7 +1,10 @@
 """Which members should the `ensemble` family stack by default? Judged on validation only.
 
-Fold 0 of the 10-fold QQP protocol of `experiments/qqp-cv.toml` (stratified, seed 0, 10% of
-the training part held out for validation; cut exactly as `pairlm run` cuts it). Each
+One fold (`--fold`, default 0) of the 10-fold QQP protocol of `experiments/qqp-cv.toml`
+(stratified, seed 0, 10% of the training part held out for validation; cut exactly as
+`pairlm run` cuts it). Each candidate is one of that file's runs, with its config: a
+cross-encoder or LoRA candidate whose run kept its finished training (`checkpoint_dir`)
+for this fold reuses it instead of training again. Each
 candidate member family is trained once on the fold's training part with its validation
 part, exactly as inside the ensemble. Every non-empty subset of the candidates is then
 judged as the ensemble judges itself: a logistic-regression stacker over the members'
@@ -16,7 +19,8 @@ subsets is what this is for, not the absolute level.
 
 Prints one JSON object (`--out FILE` also writes it).
 
-    .venv/bin/python benchmarks/ensemble_members.py [--members lexical,biencoder,siamese-cnn]
+    .venv/bin/python benchmarks/ensemble_members.py [--fold 0] \
+        [--members lexical,biencoder,siamese-cnn,crossencoder,smollm2-lora]
 """
 
 from __future__ import annotations
@@ -28,19 +32,34 @@ import os
 import sys
 import tempfile
 import time
+import tomllib
 
 _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
 
-# candidate name -> (family, config): the configs of experiments/qqp-cv.toml's own runs
-CANDIDATES: dict[str, tuple[str, dict]] = {
-    "lexical": ("lexical", {}),
-    "biencoder": ("biencoder", {}),
-    "siamese-cnn": ("siamese-cnn", {"epochs": 30, "patience": 3}),
+_EXPERIMENT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "experiments", "qqp-cv.toml"
+)
+# candidate name -> the run of experiments/qqp-cv.toml whose family and config it takes
+CANDIDATES: dict[str, str] = {
+    "lexical": "lexical",
+    "biencoder": "minilm-biencoder",
+    "siamese-cnn": "siamese-cnn",
+    "crossencoder": "minilm-crossencoder-full",
+    "smollm2-lora": "smollm2-lora-full",
 }
+DEFAULT_CANDIDATES = ("lexical", "biencoder", "siamese-cnn")
 
 
-def fold0():
+def candidate(name: str) -> tuple[str, dict]:
+    """(family, config) of the qqp-cv run behind candidate `name`."""
+    with open(_EXPERIMENT, "rb") as f:
+        runs = {r["name"]: r for r in tomllib.load(f)["runs"]}
+    run = runs[CANDIDATES[name]]
+    return run["model"], dict(run.get("config", {}))
+
+
+def fold_parts(fold: int):
     from pairlm.data import load_dataset
     from pairlm.evaluation.cv import Protocol, fold_data, prepare
     from pairlm.evaluation.store import ResultStore
@@ -49,7 +68,7 @@ def fold0():
     ds = load_dataset("qqp-subset")
     with tempfile.TemporaryDirectory() as tmp, ResultStore(tmp) as store:
         prepared = prepare(store, ds, protocol, "glue-train-subset")
-        train, valid, _test_idx, _test = fold_data(prepared, 0, protocol)
+        train, valid, _test_idx, _test = fold_data(prepared, fold, protocol)
     return train, valid
 
 
@@ -76,23 +95,30 @@ def judge(x, y, seed: int = 0) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--members", default=",".join(CANDIDATES), help="candidates to try")
+    ap.add_argument(
+        "--members",
+        default=",".join(DEFAULT_CANDIDATES),
+        help=f"candidates to try, of: {', '.join(CANDIDATES)}",
+    )
+    ap.add_argument("--fold", type=int, default=0, help="the fold whose validation part judges")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
     names = [n.strip() for n in args.members.split(",") if n.strip()]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         ap.error(f"--members: unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")
+    if not 0 <= args.fold < 10:
+        ap.error(f"--fold: must be 0-9 (the protocol has 10 folds), got {args.fold}")
 
     import numpy as np
 
     from pairlm.models.registry import create
 
-    train, valid = fold0()
+    train, valid = fold_parts(args.fold)
     y = valid.y.astype(int)
     logits, fit_s = {}, {}
     for n in names:
-        fam, cfg = CANDIDATES[n]
+        fam, cfg = candidate(n)
         model = create(fam, cfg)
         t0 = time.perf_counter()
         model.fit(train, valid)
@@ -109,7 +135,10 @@ def main() -> int:
     subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
     result = {
         "benchmark": "ensemble_members",
-        "protocol": "qqp-subset, 10-fold stratified seed 0, fold 0, validation part only",
+        "protocol": (
+            f"qqp-subset, 10-fold stratified seed 0, fold {args.fold}, validation part only"
+        ),
+        "configs": {n: dict(zip(("family", "config"), candidate(n), strict=True)) for n in names},
         "n_train": len(train),
         "n_valid": len(valid),
         "fit_seconds": fit_s,
