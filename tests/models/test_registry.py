@@ -75,3 +75,13 @@ def test_load_model_finds_the_family_and_a_family_class_loads_only_its_own(tmp_p
     with pytest.raises(ConfigError, match="not a valid pairlm model file"):
         registry.load_model(bad)
     assert issubclass(LexicalClassifier, PairClassifier)
+
+
+def test_runtime_keys_name_real_config_fields() -> None:
+    """A family's runtime keys (left out of a run's identity) must be fields of its config."""
+    import dataclasses
+
+    for name in registry.available():
+        cls = registry.get_family(name).config_cls
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert set(cls.runtime_keys) <= fields, (name, set(cls.runtime_keys) - fields)

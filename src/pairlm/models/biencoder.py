@@ -108,6 +108,14 @@ class BiEncoderConfig(TrainableConfig):
     num_threads: int | None = None
     progress: bool | None = None
 
+    runtime_keys: ClassVar[tuple[str, ...]] = (
+        "batch_size",
+        "share_cache",
+        "device",
+        "num_threads",
+        "progress",
+    )
+
     def validate(self) -> None:
         super().validate()
         for key in (

@@ -237,6 +237,7 @@ class CrossEncoderClassifier(PairClassifier):
     # ------------------------------------------------------------------ fit
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
         self.train_seconds_before_ = 0.0
+        self._valid_memo: tuple[PairDataset, np.ndarray] | None = None
         if self.config.checkpoint_dir is None:
             self._train(train, valid)
             return

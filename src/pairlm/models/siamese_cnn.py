@@ -191,6 +191,8 @@ class SiameseCNNConfig(TrainableConfig):
     """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
 
+    runtime_keys: ClassVar[tuple[str, ...]] = ("device", "num_threads", "progress")
+
     def validate(self) -> None:
         super().validate()
         positive = {

@@ -107,6 +107,13 @@ class LLMZeroShotConfig(SymmetricOption):
     progress: bool | None = None
     """Progress bars: None = only on a terminal."""
 
+    runtime_keys: ClassVar[tuple[str, ...]] = (
+        "device",
+        "batch_size",
+        "use_prefix_cache",
+        "progress",
+    )
+
     def validate(self) -> None:
         super().validate()
         if self.batch_size < 1:
