@@ -26,6 +26,7 @@ Prints one JSON object (`--out FILE` also writes it).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -51,11 +52,15 @@ CANDIDATES: dict[str, str] = {
 DEFAULT_CANDIDATES = ("lexical", "biencoder", "siamese-cnn")
 
 
+@functools.cache
+def _runs() -> dict[str, dict]:
+    with open(_EXPERIMENT, "rb") as f:
+        return {r["name"]: r for r in tomllib.load(f)["runs"]}
+
+
 def candidate(name: str) -> tuple[str, dict]:
     """(family, config) of the qqp-cv run behind candidate `name`."""
-    with open(_EXPERIMENT, "rb") as f:
-        runs = {r["name"]: r for r in tomllib.load(f)["runs"]}
-    run = runs[CANDIDATES[name]]
+    run = _runs()[CANDIDATES[name]]
     return run["model"], dict(run.get("config", {}))
 
 

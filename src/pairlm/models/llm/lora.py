@@ -488,10 +488,12 @@ class LLMLoRAClassifier(PairClassifier):
         checkpoint written under the earlier fingerprint, which did not hash the texts, is
         moved to the current one once (it was written for the same ids and labels)."""
         assert self.config.checkpoint_dir is not None
-        base, world = Path(self.config.checkpoint_dir), str(dist_info()[1])
-        root = base / training_fingerprint(self.config, train, valid, extra=world)
-        legacy = base / training_fingerprint(self.config, train, valid, extra=world, texts=False)
-        if not root.exists() and legacy.is_dir() and dist_info()[0] == 0:
+        base, (rank, world) = Path(self.config.checkpoint_dir), dist_info()
+        root = base / training_fingerprint(self.config, train, valid, extra=str(world))
+        legacy = base / training_fingerprint(
+            self.config, train, valid, extra=str(world), texts=False
+        )
+        if not root.exists() and legacy.is_dir() and rank == 0:
             log.warning("%s: checkpoint of an earlier pairlm, now kept as %s", legacy, root.name)
             legacy.rename(root)
         barrier()
