@@ -3,6 +3,10 @@ snapshot of the store holding the experiment's runs) and the README tables made 
 
     .venv/bin/python experiments/publish.py [--store runs/qqp-cv] [EXPERIMENT.toml ...]
 
+Each snapshot keeps its experiment's own runs; the runs it borrows from the other one (ALSO
+below: the learning curves' full-size points are qqp-cv runs) are in the summary and report
+but stored only in the other experiment's snapshot.
+
 Default: experiments/qqp-cv.toml and experiments/learning-curve.toml, both run into the
 store runs/qqp-cv (they share its folds). Each experiment's comparisons are made against
 its `references` below that have finished folds. Runs may still be going: the snapshot
@@ -35,7 +39,7 @@ ALSO = {
         "minilm-biencoder",
         "minilm-crossencoder-full",
         "smollm2-lora-full",
-    ]
+    ],
 }
 
 
@@ -76,6 +80,10 @@ def main() -> int:
         out = ROOT / "results" / name
         cmd = ["report", str(args.store), "--json", "-q", "--out", str(out), "--with-store"]
         cmd += ["--runs", ",".join(have)]
+        also = set(ALSO.get(name, []))
+        if also & set(have):
+            # runs of the other experiment: its own snapshot keeps them (once, not twice)
+            cmd += ["--store-runs", ",".join(r for r in have if r not in also)]
         for ref in REFERENCES.get(name, []):
             if ref in have:
                 cmd += ["--reference", ref]

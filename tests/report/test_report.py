@@ -229,6 +229,27 @@ def test_report_runs_filter_publishes_a_subset(store_dir: Path, tmp_path: Path) 
         main(["report", str(store_dir), "-q", "--runs", "full"])
 
 
+def test_report_store_runs_keeps_a_subset_in_the_snapshot(store_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "slim"
+    args = ["report", str(store_dir), "-q", "--json", "--out", str(out), "--runs", "full,weak"]
+    assert main([*args, "--with-store", "--store-runs", "weak"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert {r["name"] for r in s["runs"]} == {"full", "weak"}  # reported: both runs
+    with ResultStore(out, create=False) as snap, ResultStore(store_dir, create=False) as orig:
+        assert [r.name for r in snap.runs()] == ["weak"]  # copied: only the one asked for
+        a, b = snap.get_run("weak"), orig.get_run("weak")
+        assert a is not None and b is not None
+        np.testing.assert_array_equal(
+            snap.predictions(a.run_id)["proba"], orig.predictions(b.run_id)["proba"]
+        )
+    with pytest.raises(SystemExit, match="--with-store"):
+        main([*args, "--store-runs", "weak"])
+    with pytest.raises(SystemExit, match="small"):
+        main([*args, "--with-store", "--store-runs", "small"])
+
+
 def test_learning_curve_fit_and_extrapolation() -> None:
     from pairlm.report.curves import fit, markdown, summary_entries
     from pairlm.report.plots import CurvePoint

@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also copy a consistent snapshot of DIR/results.sqlite to --out (runs may go on)",
     )
+    p.add_argument(
+        "--store-runs",
+        metavar="RUNS",
+        help="with --with-store: copy only these runs into the snapshot (the report still "
+        "covers every run), e.g. to leave out runs another snapshot already holds",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
 

@@ -107,6 +107,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pairlm.report.publish import write_report
 
     only = [r for r in (getattr(args, "runs", None) or "").split(",") if r] or None
+    kept = getattr(args, "store_runs", None)
+    store_runs = [r for r in kept.split(",") if r] if kept is not None else None
     try:
         md, written = write_report(
             Path(args.dir),
@@ -114,6 +116,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             args.reference or [],
             runs=only,
             with_store=getattr(args, "with_store", False),
+            store_runs=store_runs,
             with_json=args.json,
         )
     except (StoreError, FileNotFoundError, ValueError) as e:

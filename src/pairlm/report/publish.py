@@ -25,18 +25,26 @@ def write_report(
     *,
     runs: list[str] | None = None,
     with_store: bool = False,
+    store_runs: list[str] | None = None,
     with_json: bool = False,
 ) -> tuple[str, list[Path]]:
     """Write the report of the store in `src` to `out` (which may be `src`).
 
     `references`: the runs compared against (the first one leads the markdown report);
-    `runs`: only these runs; `with_store`: also a snapshot of the store in `out`;
-    `with_json`: also `summary.json`. Returns (the markdown, the files written). Raises
+    `runs`: only these runs; `with_store`: also a snapshot of the store in `out`, holding
+    only `store_runs` if given (the report still covers every run: a run published in
+    another snapshot need not be copied twice); `with_json`: also `summary.json`. Returns (the markdown, the files written). Raises
     `FileNotFoundError` without a store, `ValueError` for `runs`/`with_store` into `src`,
     `StoreError` for a snapshot that cannot be taken."""
     src, out = Path(src), Path(out)
     if (with_store or runs) and out.resolve() == src.resolve():
         raise ValueError("--with-store and --runs need --out, a directory other than DIR")
+    if store_runs is not None:
+        if not with_store:
+            raise ValueError("--store-runs needs --with-store")
+        extra = sorted(set(store_runs) - set(runs)) if runs is not None else []
+        if extra:
+            raise ValueError(f"--store-runs names run(s) not in --runs: {', '.join(extra)}")
     lead = references[0] if references else None
     written: list[Path] = []
     data = src
@@ -45,10 +53,15 @@ def write_report(
             out.mkdir(parents=True, exist_ok=True)
             if with_store or runs:
                 # Report from a consistent (and, with `runs`, filtered) copy of the store.
-                snapshot = store.snapshot(out if with_store else Path(tmp), runs=runs)
-                if with_store:
+                whole = with_store and store_runs is None
+                snapshot = store.snapshot(out if whole else Path(tmp), runs=runs)
+                if whole:
                     written.append(snapshot)
                 data = snapshot.parent
+        if with_store and store_runs is not None:
+            # Taken from the report's own snapshot, so both hold the same finished folds.
+            with ResultStore(data, create=False) as store:
+                written.append(store.snapshot(out, runs=store_runs))
         with ResultStore(data, create=False) as store:
             md = markdown_report(store, lead)
             summary = summary_dict(store, references) if with_json else None
