@@ -245,9 +245,7 @@ class CrossEncoderClassifier(PairClassifier):
         if (root / STATE_FILE).is_file():
             log.info("cross-encoder: reusing the finished training in %s", root)
             self._load_state(root)
-            meta = json.loads((root / STATE_FILE).read_text())
-            self.train_seconds_before_ = float(meta.get("train_seconds") or 0.0)
-            self.train_examples_ = int(meta.get("train_examples") or 0)
+            self.train_seconds_before_ = self.saved_train_seconds_
             self.train_seconds_ = 0.0
             return
         self._train(train, valid)
@@ -456,3 +454,5 @@ class CrossEncoderClassifier(PairClassifier):
         self.best_epoch_ = meta.get("best_epoch") or 0
         self.train_pairs_ = meta.get("train_pairs") or 0
         self.history_ = meta.get("history", [])
+        self.train_examples_ = int(meta.get("train_examples") or 0)
+        self.saved_train_seconds_ = float(meta.get("train_seconds") or 0.0)
