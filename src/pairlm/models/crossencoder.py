@@ -455,4 +455,4 @@ class CrossEncoderClassifier(PairClassifier):
         self.train_pairs_ = meta.get("train_pairs") or 0
         self.history_ = meta.get("history", [])
         self.train_examples_ = int(meta.get("train_examples") or 0)
-        self.saved_train_seconds_ = float(meta.get("train_seconds") or 0.0)
+        self.saved_train_seconds_: float = float(meta.get("train_seconds") or 0.0)
