@@ -33,8 +33,9 @@ def write_report(
     `references`: the runs compared against (the first one leads the markdown report);
     `runs`: only these runs; `with_store`: also a snapshot of the store in `out`, holding
     only `store_runs` if given (the report still covers every run: a run published in
-    another snapshot need not be copied twice); `with_json`: also `summary.json`. Returns (the markdown, the files written). Raises
-    `FileNotFoundError` without a store, `ValueError` for `runs`/`with_store` into `src`,
+    another snapshot need not be copied twice); `with_json`: also `summary.json`. Returns
+    (the markdown, the files written). Raises `FileNotFoundError` without a store,
+    `ValueError` for `runs`/`with_store` into `src` or `store_runs` outside `runs`, and
     `StoreError` for a snapshot that cannot be taken."""
     src, out = Path(src), Path(out)
     if (with_store or runs) and out.resolve() == src.resolve():
