@@ -78,6 +78,11 @@ def add_data_args(p: argparse.ArgumentParser, training: bool = True) -> None:
         )
 
 
+def name_list(text: str | None) -> list[str] | None:
+    """A comma-separated flag (`--runs a,b`) as a list; None when absent or empty."""
+    return [x for x in (text or "").split(",") if x] or None
+
+
 def fold_list(text: str | None) -> list[int] | None:
     if not text:
         return None

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pairlm.cli.common import console, data_kw, fold_list, load_data
+from pairlm.cli.common import console, data_kw, fold_list, load_data, name_list
 from pairlm.configfile import load_config_file, parse_overrides
 
 
@@ -106,9 +106,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pairlm.evaluation.store import StoreError
     from pairlm.report.publish import write_report
 
-    only = [r for r in (getattr(args, "runs", None) or "").split(",") if r] or None
-    kept = getattr(args, "store_runs", None)
-    store_runs = [r for r in kept.split(",") if r] if kept is not None else None
+    only = name_list(getattr(args, "runs", None))
+    store_runs = name_list(getattr(args, "store_runs", None))
     try:
         md, written = write_report(
             Path(args.dir),

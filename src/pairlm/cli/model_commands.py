@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pairlm.cli.common import console, data_kw, load_data
+from pairlm.cli.common import console, data_kw, load_data, name_list
 from pairlm.configfile import load_config_file, parse_overrides
 
 
@@ -151,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: --n must be at least 100 (cases per test), got {args.n}")
     if not 0 <= args.tolerance <= 1:
         raise SystemExit(f"error: --tolerance must be in [0, 1], got {args.tolerance}")
-    tests = [t for t in (args.tests or "").split(",") if t] or None
+    tests = name_list(args.tests)
     unknown = sorted(set(tests or []) - set(names()))
     if unknown:
         raise SystemExit(
