@@ -250,6 +250,93 @@ def test_report_store_runs_keeps_a_subset_in_the_snapshot(store_dir: Path, tmp_p
         main([*args, "--with-store", "--store-runs", "small"])
 
 
+def _store_contents(d: Path) -> dict[str, dict[int, tuple[float, list[float]]]]:
+    """run name -> fold -> (F1, that fold's out-of-fold probabilities in index order)"""
+    out: dict[str, dict[int, tuple[float, list[float]]]] = {}
+    with ResultStore(d, create=False) as s:
+        for r in s.runs():
+            preds = s.predictions(r.run_id)
+            out[r.name] = {
+                f.fold: (f.metrics["f1"], preds["proba"][preds["fold"] == f.fold].tolist())
+                for f in s.fold_results(r.run_id)
+            }
+    return out
+
+
+def test_merge_rebuilds_a_store_from_its_published_snapshots(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    """A lost store comes back from the snapshots `--store-runs` split it into, and a run
+    resumed in it skips the folds it already has."""
+    a, b = tmp_path / "pub-a", tmp_path / "pub-b"
+    base = ["report", str(store_dir), "-q", "--with-store", "--runs", "full,small,weak"]
+    assert main([*base, "--out", str(a), "--store-runs", "full"]) == 0
+    assert main([*base, "--out", str(b), "--store-runs", "small,weak"]) == 0
+    rebuilt = tmp_path / "rebuilt"
+    assert main(["merge", str(rebuilt), str(a), str(b)]) == 0
+    assert _store_contents(rebuilt) == _store_contents(store_dir)
+    with ResultStore(rebuilt, create=False) as s:
+        assert s.all_pair_texts(s.runs()[0].split_key)["text_a"].size == 150
+        assert s.merge(a) == {"runs_added": 0, "folds_added": 0, "folds_kept": 3}
+        full = s.get_run("full")
+        assert full is not None
+        finished = s.fold_finished_at(full.run_id)
+        assert len(finished) == 3
+        cross_validate(
+            make_toy_pairs(150),
+            "lexical",
+            TINY,
+            store=s,
+            protocol=Protocol(folds=3),
+            run_name="full",
+            dataset_name="toy",
+            progress=False,
+        )
+        assert s.fold_finished_at(full.run_id) == finished  # resumed: nothing refitted
+
+
+def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
+    store_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds = make_toy_pairs(150)
+    part = tmp_path / "part"
+    with ResultStore(part) as s:  # the same run with only fold 1, as another machine ran it
+        cross_validate(
+            ds,
+            "lexical",
+            TINY,
+            store=s,
+            protocol=Protocol(folds=3),
+            run_name="full",
+            dataset_name="toy",
+            only_folds=[1],
+            progress=False,
+        )
+        assert s.merge(store_dir) == {"runs_added": 2, "folds_added": 8, "folds_kept": 1}
+    assert _store_contents(part) == _store_contents(store_dir)
+
+    other = tmp_path / "other"
+    with ResultStore(other) as s:  # "weak" with another config: met after two good runs
+        cross_validate(
+            ds,
+            "lexical",
+            {**TINY, "C": 5.0},
+            store=s,
+            protocol=Protocol(folds=3),
+            run_name="weak",
+            dataset_name="toy",
+            only_folds=[0],
+            progress=False,
+        )
+    before = _store_contents(other)
+    assert main(["merge", str(other), str(store_dir)]) == 2
+    assert "run 'weak' has another family, config" in capsys.readouterr().err
+    assert _store_contents(other) == before  # nothing copied, not even the other runs
+    assert main(["merge", str(tmp_path / "new"), str(tmp_path / "nothing")]) == 2
+    assert "no results in" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
 def test_learning_curve_fit_and_extrapolation() -> None:
     from pairlm.report.curves import fit, markdown, summary_entries
     from pairlm.report.plots import CurvePoint

@@ -1,5 +1,5 @@
 """The `pairlm` command: the parser and `main`; the commands live in `experiment_commands`
-(cv, report, run, glue) and `model_commands` (models, data, train, predict, check, serve),
+(cv, report, merge, run, glue) and `model_commands` (models, data, train, predict, check, serve),
 what they share in `common`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 from pairlm import __version__
 from pairlm.cli.common import add_data_args, data_kw, load_data, parse_columns
-from pairlm.cli.experiment_commands import cmd_cv, cmd_glue, cmd_report, cmd_run
+from pairlm.cli.experiment_commands import cmd_cv, cmd_glue, cmd_merge, cmd_report, cmd_run
 from pairlm.cli.model_commands import (
     cmd_check,
     cmd_data_inspect,
@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "merge",
+        help="copy the finished folds of other experiment directories into DIR's store "
+        "(e.g. rebuild a lost store from published snapshots, then resume)",
+    )
+    p.add_argument("dir", help="experiment directory to merge into (created if new)")
+    p.add_argument("sources", nargs="+", help="experiment directories holding results.sqlite")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("run", help="run an experiment file (TOML): every run on the same folds")
     p.add_argument("experiment")

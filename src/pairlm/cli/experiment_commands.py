@@ -1,4 +1,4 @@
-"""`pairlm cv`, `report`, `run` and `glue`: the evaluation protocol's commands."""
+"""`pairlm cv`, `report`, `merge`, `run` and `glue`: the evaluation protocol's commands."""
 
 from __future__ import annotations
 
@@ -124,6 +124,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(md)
     for w in written:
         print(f"wrote {w}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Copy the finished folds of other stores into DIR's (created if new)."""
+    from pairlm.evaluation.store import ResultStore
+
+    sources = [Path(s) for s in args.sources]
+    for src in sources:
+        if not (src / "results.sqlite").exists():
+            raise FileNotFoundError(f"no results in {src} (no results.sqlite)")
+    out = Path(args.dir)
+    new = not (out / "results.sqlite").exists()
+    with ResultStore(out) as store:
+        for src in sources:
+            try:
+                n = store.merge(src)
+            except BaseException:
+                if new and not store.runs():
+                    store.close()
+                    _remove_store(out)
+                raise
+            print(
+                f"{src}: {n['runs_added']} run(s) and {n['folds_added']} fold(s) added, "
+                f"{n['folds_kept']} fold(s) already in {args.dir}"
+            )
     return 0
 
 

@@ -203,6 +203,117 @@ class ResultStore:
         os.replace(tmp, final)
         return final
 
+    def merge(self, other: str | Path) -> dict[str, int]:
+        """Copy into this store the finished folds of the store in directory `other` that
+        this one lacks: its new runs whole, and the missing folds of runs both hold (a store
+        rebuilt from published snapshots, or folds run on two machines). Folds this store
+        already has are kept as they are. One transaction: all or nothing.
+
+        A run both hold must have the same family, config, dataset and split, a dataset the
+        same contents and a split the same folds, else `StoreError` naming it and nothing is
+        copied. Returns counts: runs added, folds added, folds already here."""
+        src_path = Path(other) / DB_NAME
+        if not src_path.exists():
+            raise FileNotFoundError(f"no results in {other} (no {DB_NAME})")
+        if src_path.resolve() == self.path.resolve():
+            raise StoreError(f"{src_path} is this store itself")
+        src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
+        counts = {"runs_added": 0, "folds_added": 0, "folds_kept": 0}
+        try:
+            row = src.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None or int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{src_path} has schema version {row and row[0]}; "
+                    f"this pairlm reads {SCHEMA_VERSION}"
+                )
+            with self.transaction() as c:
+                for d in src.execute("SELECT * FROM datasets").fetchall():
+                    have = c.execute(
+                        "SELECT fingerprint FROM datasets WHERE name=?", (d[0],)
+                    ).fetchone()
+                    if have is None:
+                        c.execute("INSERT INTO datasets VALUES (?,?,?,?,?,?,?)", d)
+                    elif have[0] != d[2]:
+                        raise StoreError(
+                            f"dataset {d[0]!r} has other contents in {src_path} than in "
+                            f"{self.path} (fingerprint {d[2]} != {have[0]})"
+                        )
+                for s in src.execute("SELECT * FROM splits").fetchall():
+                    have = c.execute("SELECT folds FROM splits WHERE key=?", (s[0],)).fetchone()
+                    if have is None:
+                        c.execute("INSERT INTO splits VALUES (?,?,?,?,?)", s)
+                    elif bytes(have[0]) != bytes(s[3]):
+                        raise StoreError(
+                            f"split {s[0]!r} assigns other folds in {src_path} than in {self.path}"
+                        )
+                    if not c.execute(
+                        "SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (s[0],)
+                    ).fetchone():
+                        c.executemany(
+                            "INSERT INTO pairs VALUES (?,?,?,?,?)",
+                            src.execute("SELECT * FROM pairs WHERE split_key=?", (s[0],)),
+                        )
+                for run in src.execute(
+                    "SELECT run_id, name, family, config_json, dataset, split_key, "
+                    "protocol_json, caveats_json, created_at FROM runs ORDER BY run_id"
+                ).fetchall():
+                    old_id, name = run[0], run[1]
+                    mine = c.execute(
+                        "SELECT run_id, family, config_json, dataset, split_key FROM runs "
+                        "WHERE name=?",
+                        (name,),
+                    ).fetchone()
+                    if mine is None:
+                        cur = c.execute(
+                            "INSERT INTO runs (name, family, config_json, dataset, split_key, "
+                            "protocol_json, caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                            run[1:],
+                        )
+                        new_id = cur.lastrowid
+                        counts["runs_added"] += 1
+                        t = src.execute(
+                            "SELECT source_dataset, source_split_key, target_dataset, "
+                            "created_at FROM transfers WHERE run_id=?",
+                            (old_id,),
+                        ).fetchone()
+                        if t is not None:
+                            c.execute("INSERT INTO transfers VALUES (?,?,?,?,?)", (new_id, *t))
+                    else:
+                        new_id = mine[0]
+                        theirs = (run[2], json.loads(run[3]), run[4], run[5])
+                        ours = (mine[1], json.loads(mine[2]), mine[3], mine[4])
+                        if theirs != ours:
+                            raise StoreError(
+                                f"run {name!r} has another family, config, dataset or split "
+                                f"in {src_path} than in {self.path}; not merged"
+                            )
+                    here = {
+                        r[0] for r in c.execute("SELECT fold FROM folds WHERE run_id=?", (new_id,))
+                    }
+                    for f in src.execute(
+                        "SELECT * FROM folds WHERE run_id=? ORDER BY fold", (old_id,)
+                    ).fetchall():
+                        if f[1] in here:
+                            counts["folds_kept"] += 1
+                            continue
+                        c.execute(
+                            "INSERT INTO folds VALUES (?,?,?,?,?,?,?,?,?,?)", (new_id, *f[1:])
+                        )
+                        c.executemany(
+                            "INSERT INTO predictions VALUES (?,?,?,?,?,?)",
+                            (
+                                (new_id, *p[1:])
+                                for p in src.execute(
+                                    "SELECT * FROM predictions WHERE run_id=? AND fold=?",
+                                    (old_id, f[1]),
+                                )
+                            ),
+                        )
+                        counts["folds_added"] += 1
+        finally:
+            src.close()
+        return counts
+
     def __enter__(self) -> ResultStore:
         return self
 
