@@ -79,3 +79,23 @@ def test_update_then_check(tmp_path: Path) -> None:
     ]
     assert "| lexical on qqp | 1,000: 0.650 [0.640, 0.660], 10/10; 19,000: 0.750" in render(summary)
     assert "| +0.024 | 0.803 at 90,000 |" in render(summary)
+
+
+def test_committed_snapshots_merge_into_one_store_holding_every_summarised_run(
+    tmp_path: Path,
+) -> None:
+    """The README's recovery step (`pairlm merge runs/qqp-cv results/qqp-cv
+    results/learning-curve`) works on what is committed, and the rebuilt store holds every
+    run the summaries report, with as many finished folds."""
+    from pairlm.evaluation.store import ResultStore
+
+    snaps = [ROOT / "results" / n for n in ("qqp-cv", "learning-curve")]
+    if not all((s / "results.sqlite").exists() and (s / "summary.json").exists() for s in snaps):
+        pytest.skip("no committed results/{qqp-cv,learning-curve} snapshots")
+    with ResultStore(tmp_path) as store:
+        for s in snaps:
+            store.merge(s)
+        folds = {r.name: len(store.finished_folds(r.run_id)) for r in store.runs()}
+    for s in snaps:
+        for run in json.loads((s / "summary.json").read_text())["runs"]:
+            assert folds.get(run["name"]) == run["folds"], (s.name, run["name"])
