@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pairlm.cli import main
-from pairlm.evaluation.cv import Protocol, cross_validate, prepare
-from pairlm.evaluation.store import ResultStore
+from pairlm.evaluation.cv import Protocol, config_identity, cross_validate, prepare
+from pairlm.evaluation.store import ResultStore, StoreError
 from pairlm.report import errors, plots
 from pairlm.report.html import build_html, write_html
 from pairlm.report.tables import summarize
@@ -301,10 +301,10 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
     ds = make_toy_pairs(150)
     part = tmp_path / "part"
     with ResultStore(part) as s:  # the same run with only fold 1, as another machine ran it
-        cross_validate(
+        cross_validate(  # its config spells out a default: the same run by meaning
             ds,
             "lexical",
-            TINY,
+            {**TINY, "C": 1.0},
             store=s,
             protocol=Protocol(folds=3),
             run_name="full",
@@ -312,7 +312,13 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
             only_folds=[1],
             progress=False,
         )
-        assert s.merge(store_dir) == {"runs_added": 2, "folds_added": 8, "folds_kept": 1}
+        with pytest.raises(StoreError, match="'full' has another config"):
+            s.merge(store_dir)  # compared as stored, the configs differ
+        assert s.merge(store_dir, canonical=config_identity) == {
+            "runs_added": 2,
+            "folds_added": 8,
+            "folds_kept": 1,
+        }
     assert _store_contents(part) == _store_contents(store_dir)
 
     other = tmp_path / "other"
@@ -330,7 +336,7 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
         )
     before = _store_contents(other)
     assert main(["merge", str(other), str(store_dir)]) == 2
-    assert "run 'weak' has another family, config" in capsys.readouterr().err
+    assert "run 'weak' has another config" in capsys.readouterr().err
     assert _store_contents(other) == before  # nothing copied, not even the other runs
     assert main(["merge", str(tmp_path / "new"), str(tmp_path / "nothing")]) == 2
     assert "no results in" in capsys.readouterr().err

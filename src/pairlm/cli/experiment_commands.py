@@ -129,6 +129,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Copy the finished folds of other stores into DIR's (created if new)."""
+    from pairlm.evaluation.cv import config_identity
     from pairlm.evaluation.store import ResultStore
 
     sources = [Path(s) for s in args.sources]
@@ -140,7 +141,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     with ResultStore(out) as store:
         for src in sources:
             try:
-                n = store.merge(src)
+                n = store.merge(src, canonical=config_identity)
             except BaseException:
                 if new and not store.runs():
                     store.close()

@@ -227,6 +227,14 @@ class FoldOutput:
     proba: np.ndarray
 
 
+def config_identity(family: str, config: dict[str, Any]) -> dict[str, Any]:
+    """What a run's config means: parsed by its family and dumped without the runtime keys
+    (threads, device, checkpoint folder...), so that two spellings of one run compare equal."""
+    from pairlm.models.registry import get_family
+
+    return dict(get_family(family).config_cls.from_dict(dict(config)).identity_dict())
+
+
 def open_run(
     store: ResultStore,
     dataset: PairDataset,
@@ -252,7 +260,7 @@ def open_run(
         prepared.split_key,
         protocol.to_dict(),
         caveats,
-        canonical=lambda c: cls.config_cls.from_dict(c).identity_dict(),
+        canonical=lambda c: config_identity(family, c),
     )
     return run, prepared
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,27 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _run_differences(
+    a: tuple[str, dict[str, Any], str, str],
+    b: tuple[str, dict[str, Any], str, str],
+    canonical: Callable[[str, dict[str, Any]], dict[str, Any]] | None,
+) -> list[str]:
+    """Which of family, config, dataset, split_key differ between two runs' records
+    (family, config, dataset, split key). `canonical(family, config)` makes the config
+    comparison one of meaning (a config no longer valid as is is compared as stored)."""
+
+    def same(family: str, c: dict[str, Any]) -> Any:
+        if canonical is not None:
+            with suppress(ConfigError, ValueError, TypeError, KeyError, ImportError):
+                c = canonical(family, dict(c))
+        return json.loads(_dumps(c))
+
+    names = ("family", "config", "dataset", "split_key")
+    want = (a[0], same(a[0], a[1]), a[2], a[3])
+    have = (b[0], same(b[0], b[1]), b[2], b[3])
+    return [n for n, x, y in zip(names, want, have, strict=True) if x != y]
+
+
 class ResultStore:
     """The results database of one experiment directory (`DIR/results.sqlite`)."""
 
@@ -203,7 +224,11 @@ class ResultStore:
         os.replace(tmp, final)
         return final
 
-    def merge(self, other: str | Path) -> dict[str, int]:
+    def merge(
+        self,
+        other: str | Path,
+        canonical: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, int]:
         """Copy into this store the finished folds of the store in directory `other` that
         this one lacks: its new runs whole, and the missing folds of runs both hold (a store
         rebuilt from published snapshots, or folds run on two machines). Folds this store
@@ -211,7 +236,9 @@ class ResultStore:
 
         A run both hold must have the same family, config, dataset and split, a dataset the
         same contents and a split the same folds, else `StoreError` naming it and nothing is
-        copied. Returns counts: runs added, folds added, folds already here."""
+        copied; `canonical(family, config)` compares configs by meaning, as a resumed run
+        does (see `get_or_create_run`). Returns counts: runs added, folds added, folds
+        already here."""
         src_path = Path(other) / DB_NAME
         if not src_path.exists():
             raise FileNotFoundError(f"no results in {other} (no {DB_NAME})")
@@ -223,7 +250,7 @@ class ResultStore:
             row = src.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None or int(row[0]) != SCHEMA_VERSION:
                 raise StoreError(
-                    f"{src_path} has schema version {row and row[0]}; "
+                    f"{src_path} has schema version {'none' if row is None else row[0]}; "
                     f"this pairlm reads {SCHEMA_VERSION}"
                 )
             with self.transaction() as c:
@@ -280,12 +307,15 @@ class ResultStore:
                             c.execute("INSERT INTO transfers VALUES (?,?,?,?,?)", (new_id, *t))
                     else:
                         new_id = mine[0]
-                        theirs = (run[2], json.loads(run[3]), run[4], run[5])
-                        ours = (mine[1], json.loads(mine[2]), mine[3], mine[4])
-                        if theirs != ours:
+                        diff = _run_differences(
+                            (run[2], json.loads(run[3]), run[4], run[5]),
+                            (mine[1], json.loads(mine[2]), mine[3], mine[4]),
+                            canonical,
+                        )
+                        if diff:
                             raise StoreError(
-                                f"run {name!r} has another family, config, dataset or split "
-                                f"in {src_path} than in {self.path}; not merged"
+                                f"run {name!r} has another {', '.join(diff)} in {src_path} "
+                                f"than in {self.path}; nothing merged"
                             )
                     here = {
                         r[0] for r in c.execute("SELECT fold FROM folds WHERE run_id=?", (new_id,))
@@ -411,28 +441,11 @@ class ResultStore:
         run."""
         existing = self.get_run(name)
         if existing is not None:
-
-            def same(c: dict[str, Any]) -> dict[str, Any]:
-                if canonical is None:
-                    return c
-                try:
-                    return canonical(c)
-                except (ConfigError, ValueError, TypeError):  # a config no longer valid as is
-                    return c
-
-            want = {
-                "family": family,
-                "config": json.loads(_dumps(same(dict(config)))),
-                "dataset": dataset,
-                "split_key": split_key,
-            }
-            have = {
-                "family": existing.family,
-                "config": json.loads(_dumps(same(dict(existing.config)))),
-                "dataset": existing.dataset,
-                "split_key": existing.split_key,
-            }
-            diff = [k for k in want if want[k] != have[k]]
+            diff = _run_differences(
+                (family, config, dataset, split_key),
+                (existing.family, existing.config, existing.dataset, existing.split_key),
+                None if canonical is None else (lambda _f, c: canonical(c)),
+            )
             if diff:
                 raise StoreError(
                     f"run {name!r} already exists in {self.path} with a different "
