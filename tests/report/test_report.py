@@ -5,6 +5,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -263,6 +264,23 @@ def _store_contents(d: Path) -> dict[str, dict[int, tuple[float, list[float]]]]:
     return out
 
 
+def _lexical_toy_run(
+    store: ResultStore, config: dict[str, Any], name: str, folds: list[int] | None = None
+) -> None:
+    """`name`: lexical with `config` on the fixture's 150 toy pairs and 3 folds."""
+    cross_validate(
+        make_toy_pairs(150),
+        "lexical",
+        config,
+        store=store,
+        protocol=Protocol(folds=3),
+        run_name=name,
+        dataset_name="toy",
+        only_folds=folds,
+        progress=False,
+    )
+
+
 def test_merge_rebuilds_a_store_from_its_published_snapshots(
     store_dir: Path, tmp_path: Path
 ) -> None:
@@ -282,36 +300,17 @@ def test_merge_rebuilds_a_store_from_its_published_snapshots(
         assert full is not None
         finished = s.fold_finished_at(full.run_id)
         assert len(finished) == 3
-        cross_validate(
-            make_toy_pairs(150),
-            "lexical",
-            TINY,
-            store=s,
-            protocol=Protocol(folds=3),
-            run_name="full",
-            dataset_name="toy",
-            progress=False,
-        )
+        _lexical_toy_run(s, TINY, "full")
         assert s.fold_finished_at(full.run_id) == finished  # resumed: nothing refitted
 
 
 def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
     store_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ds = make_toy_pairs(150)
     part = tmp_path / "part"
     with ResultStore(part) as s:  # the same run with only fold 1, as another machine ran it
-        cross_validate(  # its config spells out a default: the same run by meaning
-            ds,
-            "lexical",
-            {**TINY, "C": 1.0},
-            store=s,
-            protocol=Protocol(folds=3),
-            run_name="full",
-            dataset_name="toy",
-            only_folds=[1],
-            progress=False,
-        )
+        # its config spells out a default: the same run by meaning
+        _lexical_toy_run(s, {**TINY, "C": 1.0}, "full", [1])
         with pytest.raises(StoreError, match="'full' has another config"):
             s.merge(store_dir)  # compared as stored, the configs differ
         assert s.merge(store_dir, canonical=config_identity) == {
@@ -323,17 +322,7 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
 
     other = tmp_path / "other"
     with ResultStore(other) as s:  # "weak" with another config: met after two good runs
-        cross_validate(
-            ds,
-            "lexical",
-            {**TINY, "C": 5.0},
-            store=s,
-            protocol=Protocol(folds=3),
-            run_name="weak",
-            dataset_name="toy",
-            only_folds=[0],
-            progress=False,
-        )
+        _lexical_toy_run(s, {**TINY, "C": 5.0}, "weak", [0])
     before = _store_contents(other)
     assert main(["merge", str(other), str(store_dir)]) == 2
     assert "run 'weak' has another config" in capsys.readouterr().err
