@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = {
     # the paper's claims: the fine-tuned LLM against every other method; pairlm's ensembles
     # (the default one, and the one with the LoRA member) against every peer; the second
-    # backbone against the first at the same training size ("a larger fine-tuned LLM")
-    "qqp-cv": ["smollm2-lora-full", "ensemble-default", "ensemble", "gemma3-lora-4k"],
+    # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
+    # at full size against every peer
+    "qqp-cv": [
+        "smollm2-lora-full",
+        "ensemble-default",
+        "ensemble",
+        "gemma3-lora-4k",
+        "gemma3-lora-full",
+    ],
     "learning-curve": [],
 }
 # The full-size points of the learning curves are the qqp-cv runs (same folds, same configs).
