@@ -20,7 +20,7 @@ subsets is what this is for, not the absolute level.
 Prints one JSON object (`--out FILE` also writes it).
 
     .venv/bin/python benchmarks/ensemble_members.py [--fold 0] \
-        [--members lexical,biencoder,siamese-cnn,crossencoder,smollm2-lora]
+        [--members lexical,biencoder,siamese-cnn,crossencoder,smollm2-lora,gemma3-lora]
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ CANDIDATES: dict[str, str] = {
     "siamese-cnn": "siamese-cnn",
     "crossencoder": "minilm-crossencoder-full",
     "smollm2-lora": "smollm2-lora-full",
+    "gemma3-lora": "gemma3-lora-full",
 }
 DEFAULT_CANDIDATES = ("lexical", "biencoder", "siamese-cnn")
 
