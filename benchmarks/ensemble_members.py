@@ -17,9 +17,13 @@ Caveat (same for every subset): the members early-stop and set their own thresho
 validation part, so their validation scores are slightly optimistic; the comparison between
 subsets is what this is for, not the absolute level.
 
-Prints one JSON object (`--out FILE` also writes it).
+Prints one JSON object (`--out FILE` also writes it). With `--cache DIR` each trained
+candidate's validation logits are kept in DIR (keyed by fold, candidate, family and config)
+and read back instead of training again: an interrupted benchmark resumes, and candidates
+can be trained by separate processes side by side, then judged together by one more run
+that finds them all in the cache.
 
-    .venv/bin/python benchmarks/ensemble_members.py [--fold 0] \
+    .venv/bin/python benchmarks/ensemble_members.py [--fold 0] [--cache DIR] \
         [--members lexical,biencoder,siamese-cnn,crossencoder,smollm2-lora,gemma3-lora]
 """
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import itertools
 import json
 import os
@@ -63,6 +68,14 @@ def candidate(name: str) -> tuple[str, dict]:
     """(family, config) of the qqp-cv run behind candidate `name`."""
     run = _runs()[CANDIDATES[name]]
     return run["model"], dict(run.get("config", {}))
+
+
+def cache_path(cache: str, fold: int, name: str) -> str:
+    """Where candidate `name`'s validation logits on `fold` are kept; the key covers its config."""
+    family, config = candidate(name)
+    key = json.dumps({"fold": fold, "family": family, "config": config}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return os.path.join(cache, f"fold{fold}-{name}-{digest}.npz")
 
 
 def fold_parts(fold: int):
@@ -108,6 +121,11 @@ def main() -> int:
     )
     ap.add_argument("--fold", type=int, default=0, help="the fold whose validation part judges")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument(
+        "--cache",
+        help="keep each candidate's validation logits here and reuse them (resume, or split "
+        "the candidates across processes)",
+    )
     args = ap.parse_args()
     names = [n.strip() for n in args.members.split(",") if n.strip()]
     unknown = [n for n in names if n not in CANDIDATES]
@@ -124,6 +142,14 @@ def main() -> int:
     y = valid.y.astype(int)
     logits, fit_s = {}, {}
     for n in names:
+        kept = cache_path(args.cache, args.fold, n) if args.cache else None
+        if kept and os.path.exists(kept):
+            with np.load(kept) as z:
+                if len(z["logits"]) != len(valid):
+                    ap.error(f"--cache: {kept} holds {len(z['logits'])} logits, not {len(valid)}")
+                logits[n], fit_s[n] = z["logits"], float(z["fit_seconds"])
+            print(f"{n}: read from {kept}", file=sys.stderr, flush=True)
+            continue
         fam, cfg = candidate(n)
         model = create(fam, cfg)
         t0 = time.perf_counter()
@@ -132,6 +158,11 @@ def main() -> int:
         p = np.clip(np.asarray(model.predict_proba(valid), dtype=np.float64), 1e-6, 1 - 1e-6)
         logits[n] = np.log(p / (1 - p))
         print(f"{n}: trained in {fit_s[n]} s", file=sys.stderr, flush=True)
+        if kept:
+            os.makedirs(args.cache, exist_ok=True)
+            tmp = kept + ".tmp.npz"
+            np.savez(tmp, logits=logits[n], fit_seconds=fit_s[n])
+            os.replace(tmp, kept)
 
     subsets = []
     for k in range(1, len(names) + 1):
