@@ -119,6 +119,26 @@ def test_same_run_name_with_other_config_is_refused(tmp_path: Path) -> None:
             )
 
 
+def test_a_run_created_by_another_process_meanwhile_is_joined(tmp_path: Path) -> None:
+    # two processes running different folds of one new run: both find no run, one inserts it
+    # first; the other must join that run (or refuse a different config), not crash
+    args = ("r", "lexical", {"C": 1.0}, "toy", "split", {"folds": 2})
+    with ResultStore(tmp_path) as first, ResultStore(tmp_path) as second:
+        created = first.get_or_create_run(*args)
+        real_get_run = second.get_run
+        calls = []
+
+        def get_run_missing_once(name: str):
+            calls.append(name)
+            return None if len(calls) == 1 else real_get_run(name)
+
+        second.get_run = get_run_missing_once  # type: ignore[method-assign]
+        assert second.get_or_create_run(*args).run_id == created.run_id
+        calls.clear()
+        with pytest.raises(StoreError, match="different config"):
+            second.get_or_create_run("r", "lexical", {"C": 2.0}, "toy", "split", {"folds": 2})
+
+
 def test_other_data_under_the_same_name_is_refused(tmp_path: Path) -> None:
     with ResultStore(tmp_path) as store:
         cross_validate(

@@ -452,6 +452,30 @@ class ResultStore:
                     f"{', '.join(diff)}; choose another run name (--name) or --out directory"
                 )
             return existing
+        try:
+            self._insert_run(name, family, config, dataset, split_key, protocol, caveats)
+        except sqlite3.IntegrityError:
+            # another process (a second fold of the same run) created it since get_run:
+            # check it as any existing run
+            if self.get_run(name) is None:
+                raise
+            return self.get_or_create_run(
+                name, family, config, dataset, split_key, protocol, caveats, canonical
+            )
+        run = self.get_run(name)
+        assert run is not None
+        return run
+
+    def _insert_run(
+        self,
+        name: str,
+        family: str,
+        config: dict[str, Any],
+        dataset: str,
+        split_key: str,
+        protocol: dict[str, Any],
+        caveats: list[str] | None,
+    ) -> None:
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO runs (name, family, config_json, dataset, split_key, protocol_json,"
@@ -467,9 +491,6 @@ class ResultStore:
                     time.time(),
                 ),
             )
-        run = self.get_run(name)
-        assert run is not None
-        return run
 
     def get_run(self, name: str) -> RunInfo | None:
         row = self._conn.execute(
