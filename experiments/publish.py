@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = {
     # the paper's claims: the fine-tuned LLM against every other method; pairlm's ensembles
-    # (the default one, and the one with the LoRA member) against every peer; the second
+    # (the default one, the one with the SmolLM2 LoRA member, and the one chosen among six
+    # candidates with the cross-encoder and Gemma LoRA) against every peer; the second
     # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
     # at full size against every peer
     "qqp-cv": [
@@ -33,6 +34,7 @@ REFERENCES = {
         "ensemble",
         "gemma3-lora-4k",
         "gemma3-lora-full",
+        "ensemble-llm",
     ],
     "learning-curve": [],
 }
