@@ -453,7 +453,21 @@ class ResultStore:
                 )
             return existing
         try:
-            self._insert_run(name, family, config, dataset, split_key, protocol, caveats)
+            with self.transaction() as c:
+                c.execute(
+                    "INSERT INTO runs (name, family, config_json, dataset, split_key, protocol_json,"
+                    " caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        name,
+                        family,
+                        _dumps(config),
+                        dataset,
+                        split_key,
+                        _dumps(protocol),
+                        _dumps(caveats or []),
+                        time.time(),
+                    ),
+                )
         except sqlite3.IntegrityError:
             # another process (a second fold of the same run) created it since get_run:
             # check it as any existing run
@@ -465,32 +479,6 @@ class ResultStore:
         run = self.get_run(name)
         assert run is not None
         return run
-
-    def _insert_run(
-        self,
-        name: str,
-        family: str,
-        config: dict[str, Any],
-        dataset: str,
-        split_key: str,
-        protocol: dict[str, Any],
-        caveats: list[str] | None,
-    ) -> None:
-        with self.transaction() as c:
-            c.execute(
-                "INSERT INTO runs (name, family, config_json, dataset, split_key, protocol_json,"
-                " caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    name,
-                    family,
-                    _dumps(config),
-                    dataset,
-                    split_key,
-                    _dumps(protocol),
-                    _dumps(caveats or []),
-                    time.time(),
-                ),
-            )
 
     def get_run(self, name: str) -> RunInfo | None:
         row = self._conn.execute(
