@@ -11,6 +11,7 @@ The fold's test part is never touched, so a default chosen here is not tuned to 
 Each setting runs in its own subprocess (its own peak memory). Prints one JSON object.
 
     .venv/bin/python benchmarks/lora_choices.py [--train 3000] [--judge 1000] [--only NAME]
+        [--threads 2] [--out FILE]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ SETTINGS: dict[str, dict] = {
         "lora_alpha": 32,
     },
     "short-classification": {"template": "short", "head": "classification"},
+    "short-2-epochs": {"template": "short", "epochs": 2},
 }
 
 
@@ -112,12 +114,14 @@ def main() -> None:
     ap.add_argument("--judge", type=int, default=1000, help="held-out validation pairs judged")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", action="append", choices=sorted(SETTINGS))
+    ap.add_argument("--out", help="also write the JSON here, after each setting")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
         print(json.dumps(run_setting(args._child, args.train, args.judge, args.threads)))
         return
-    out: dict = {"fold": 0, "train_pairs": args.train, "settings": {}}
+    out: dict = {"command": " ".join(["benchmarks/lora_choices.py", *sys.argv[1:]])}
+    out.update({"fold": 0, "train_pairs": args.train, "threads": args.threads, "settings": {}})
     for name in args.only or SETTINGS:
         cmd = [sys.executable, __file__, "--_child", name, "--train", str(args.train)]
         cmd += ["--judge", str(args.judge), "--threads", str(args.threads)]
@@ -127,11 +131,14 @@ def main() -> None:
         else:
             out["settings"][name] = json.loads(r.stdout.strip().splitlines()[-1])
         print(json.dumps({name: out["settings"][name]}), file=sys.stderr, flush=True)
-    base = out["settings"].get("default", {}).get("examples_per_s")
-    if base:
-        for v in out["settings"].values():
-            if "examples_per_s" in v:
-                v["speed_ratio_vs_default"] = round(v["examples_per_s"] / base, 2)
+        base = out["settings"].get("default", {}).get("examples_per_s")
+        if base:
+            for v in out["settings"].values():
+                if "examples_per_s" in v:
+                    v["speed_ratio_vs_default"] = round(v["examples_per_s"] / base, 2)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(out, f, indent=1)
     print(json.dumps(out, indent=1))
 
 
