@@ -88,3 +88,26 @@ def test_lora_member_resumes_its_own_finished_run(tmp_path: Path) -> None:
     ens.save(tmp_path / "ens")
     back = load_model(tmp_path / "ens")
     np.testing.assert_allclose(back.predict_proba(test), ens.predict_proba(test), atol=1e-6)
+
+
+def test_shipped_best_stack_is_the_measured_one() -> None:
+    """configs/ensemble-llm.toml is a valid config and has the members of the qqp-cv run
+    `ensemble-llm` whose figures the README reports (less their checkpoint directories)."""
+    import tomllib
+
+    from pairlm.configfile import load_config_file
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = load_config_file(root / "configs" / "ensemble-llm.toml")
+    cfg = EnsembleConfig(**shipped)
+    experiment = tomllib.loads((root / "experiments" / "qqp-cv.toml").read_text())
+    (run,) = [r for r in experiment["runs"] if r["name"] == "ensemble-llm"]
+
+    def strip(members: list[dict]) -> list[dict]:
+        out = []
+        for m in members:
+            c = {k: v for k, v in m.get("config", {}).items() if k != "checkpoint_dir"}
+            out.append({**m, "config": c})
+        return out
+
+    assert strip(cfg.members) == strip(run["config"]["members"])
