@@ -303,6 +303,20 @@ def test_top_layers_adapts_only_the_upper_layers(tmp_path: Path) -> None:
     )
 
 
+def test_top_layers_with_all_linear_adapts_every_linear_of_the_upper_layers(
+    tmp_path: Path,
+) -> None:
+    """peft refuses "all-linear" with layers_to_transform; pairlm names the modules itself."""
+    m = make_tiny(tmp_path, top_layers=1, target_modules="all-linear")
+    m.template_ = m._template()
+    m._build()
+    n_layers = m._rt["model"].get_base_model().config.num_hidden_layers
+    adapted = [n for n, x in m._rt["model"].named_modules() if hasattr(x, "lora_A")]
+    assert {int(n.split(".layers.")[1].split(".")[0]) for n in adapted} == {n_layers - 1}
+    leaves = {n.rsplit(".", 1)[-1] for n in adapted}
+    assert {"q_proj", "v_proj", "o_proj", "down_proj"} <= leaves and "lm_head" not in leaves
+
+
 def test_generative_scoring_agrees_with_the_prompt_scorer(
     fitted_generative: LLMLoRAClassifier,
 ) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -292,7 +293,7 @@ class LLMLoRAClassifier(PairClassifier):
                 r=cfg.r,
                 lora_alpha=cfg.lora_alpha,
                 lora_dropout=cfg.lora_dropout,
-                target_modules=cfg.target_modules,
+                target_modules=_target_modules(model, cfg.target_modules, cfg.top_layers),
                 layers_to_transform=_top_layers(model, cfg.top_layers),
                 bias="none",
                 task_type="CAUSAL_LM" if cfg.head == "generative" else "SEQ_CLS",
@@ -621,6 +622,26 @@ def _top_layers(model: Any, top: int | None) -> list[int] | None:
     if top >= n:
         return None
     return list(range(n - top, n))
+
+
+def _target_modules(model: Any, target: list[str] | str, top: int | None) -> list[str] | str:
+    """`target` as peft takes it. peft refuses "all-linear" together with
+    `layers_to_transform`, so with `top_layers` it becomes the names of the linear layers
+    inside the decoder layers (the LM head and a classification head are not among them)."""
+    import torch
+
+    if not isinstance(target, str) or _top_layers(model, top) is None:
+        return target
+    names = sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, mod in model.named_modules()
+            if isinstance(mod, torch.nn.Linear) and re.search(r"\.layers\.\d+\.", name)
+        }
+    )
+    if not names:
+        raise ConfigError("target_modules: no linear layers found inside the decoder layers")
+    return names
 
 
 def _check_head_restored(model: Any, adapter_dir: Path) -> None:
