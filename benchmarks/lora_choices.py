@@ -32,6 +32,12 @@ SETTINGS: dict[str, dict] = {
     "default": {},
     "short-prompt": {"template": "short"},
     "short-top15": {"template": "short", "top_layers": 15},
+    "short-all-linear-r16": {
+        "template": "short",
+        "target_modules": "all-linear",
+        "r": 16,
+        "lora_alpha": 32,
+    },
     "short-top15-all-linear-r16": {
         "template": "short",
         "top_layers": 15,
