@@ -362,3 +362,20 @@ def test_checkpoint_fingerprint_hashes_the_texts_and_finds_earlier_checkpoints(
     again = make_tiny(tmp_path, epochs=1, checkpoint_dir=str(ck)).fit(train, valid)
     assert [d.name for d in ck.iterdir()] == [only.name] and not legacy.exists()
     assert again.resumed_step_ == first.state_.step > 0
+
+
+def test_shipped_cpu_config_is_the_measured_run() -> None:
+    """configs/smollm2-lora-cpu.toml is a valid `llm-lora` config equal to the qqp-cv run
+    `smollm2-lora-full-al16` whose figures the README reports (less its checkpoint folder)."""
+    import tomllib
+
+    from pairlm.configfile import load_config_file
+
+    root = Path(__file__).resolve().parents[3]
+    shipped = load_config_file(root / "configs" / "smollm2-lora-cpu.toml")
+    cfg = LoRAConfig.from_dict(shipped)
+    assert cfg.target_modules == "all-linear" and cfg.top_layers == 15
+    experiment = tomllib.loads((root / "experiments" / "qqp-cv.toml").read_text())
+    (run,) = [r for r in experiment["runs"] if r["name"] == "smollm2-lora-full-al16"]
+    measured = {k: v for k, v in run["config"].items() if k != "checkpoint_dir"}
+    assert shipped == measured
