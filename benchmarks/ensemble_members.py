@@ -54,6 +54,7 @@ CANDIDATES: dict[str, str] = {
     "crossencoder": "minilm-crossencoder-full",
     "smollm2-lora": "smollm2-lora-full",
     "gemma3-lora": "gemma3-lora-full",
+    "smollm2-lora-al16": "smollm2-lora-full-al16",
 }
 DEFAULT_CANDIDATES = ("lexical", "biencoder", "siamese-cnn")
 
