@@ -24,3 +24,14 @@ class SlowLexical(LexicalClassifier):
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
         time.sleep(float(os.environ.get("PAIRLM_TEST_SLEEP", "0")))
         super()._fit(train, valid)
+
+
+class ResumedLexical(LexicalClassifier):
+    """Trains as lexical, then reports 1,000 s of training by earlier processes, as a fit
+    that resumed a checkpoint near its end does (`train_seconds_before_`)."""
+
+    family: ClassVar[str] = "resumed-lexical"
+
+    def _fit(self, train: PairDataset, valid: PairDataset) -> None:
+        super()._fit(train, valid)
+        self.train_seconds_before_ = 1000.0

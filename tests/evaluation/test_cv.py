@@ -162,6 +162,22 @@ def test_other_data_under_the_same_name_is_refused(tmp_path: Path) -> None:
             )
 
 
+def test_a_fold_resumed_from_a_checkpoint_reports_its_whole_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit that resumed finished training reports the earlier processes' seconds too."""
+    from pairlm.models import registry
+
+    monkeypatch.setitem(registry._FAMILIES, "resumed-lexical", "tests.slow_model:ResumedLexical")
+    ds = make_toy_pairs(90)
+    with ResultStore(tmp_path) as store:
+        run = cross_validate(
+            ds, "resumed-lexical", TINY, store=store, protocol=Protocol(folds=3), progress=False
+        )
+        folds = store.fold_results(run.run_id)
+    assert len(folds) == 3 and all(1000.0 < f.fit_seconds < 1100.0 for f in folds)
+
+
 def test_runs_share_folds_and_subsamples_are_deterministic(tmp_path: Path) -> None:
     ds = make_toy_pairs(120)
     proto = Protocol(folds=3, subsample=90, max_train=40, max_test=20)
