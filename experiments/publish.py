@@ -27,7 +27,8 @@ REFERENCES = {
     # (the default one, the one with the SmolLM2 LoRA member, and the one chosen among six
     # candidates with the cross-encoder and Gemma LoRA) against every peer; the second
     # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
-    # at full size against every peer
+    # at full size against every peer; SmolLM2 LoRA in the validation-chosen setting against
+    # every peer
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -35,6 +36,7 @@ REFERENCES = {
         "gemma3-lora-4k",
         "gemma3-lora-full",
         "ensemble-llm",
+        "smollm2-lora-full-al16",
     ],
     "learning-curve": [],
 }
