@@ -45,6 +45,14 @@ SETTINGS: dict[str, dict] = {
         "r": 16,
         "lora_alpha": 32,
     },
+    "short-top15-all-linear-r16-2-epochs": {
+        "template": "short",
+        "top_layers": 15,
+        "target_modules": "all-linear",
+        "r": 16,
+        "lora_alpha": 32,
+        "epochs": 2,
+    },
     "short-classification": {"template": "short", "head": "classification"},
     "short-2-epochs": {"template": "short", "epochs": 2},
 }
