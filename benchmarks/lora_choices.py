@@ -1,17 +1,18 @@
 """LoRA speed choices on one fold, F1 and examples/s side by side, judged on validation only.
 
 The 10-fold QQP protocol's fold 0 (stratified, seed 0, 10% of the training part held out
-for validation, exactly as `pairlm cv` cuts it). Each setting fine-tunes SmolLM2 LoRA on a
-stratified `--train` pairs of the fold's training part, with early stopping and the
-threshold on the first `max_valid` (500) validation pairs (as `llm-lora` does), and is
-judged on the *rest* of the validation part (pairs no setting trained, stopped or
-thresholded on): F1 at the learned threshold, the best F1 over thresholds, ROC-AUC.
+for validation, exactly as `pairlm cv` cuts it). Each setting fine-tunes LoRA on
+`--backbone` (SmolLM2 by default) on a stratified `--train` pairs of the fold's training
+part, with early stopping and the threshold on the first `max_valid` (500) validation pairs
+(as `llm-lora` does), and is judged on the *rest* of the validation part (pairs no setting
+trained, stopped or thresholded on): F1 at the learned threshold, the best F1 over
+thresholds, ROC-AUC.
 The fold's test part is never touched, so a default chosen here is not tuned to test.
 
 Each setting runs in its own subprocess (its own peak memory). Prints one JSON object.
 
     .venv/bin/python benchmarks/lora_choices.py [--train 3000] [--judge 1000] [--only NAME]
-        [--threads 2] [--out FILE]
+        [--threads 2] [--backbone smollm2] [--out FILE]
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ SETTINGS: dict[str, dict] = {
         "lora_alpha": 32,
         "epochs": 2,
     },
+    "short-top9-all-linear-r16": {
+        "template": "short",
+        "top_layers": 9,
+        "target_modules": "all-linear",
+        "r": 16,
+        "lora_alpha": 32,
+    },
     "short-classification": {"template": "short", "head": "classification"},
     "short-2-epochs": {"template": "short", "epochs": 2},
 }
@@ -85,7 +93,7 @@ def _fold0(n_train: int, n_judge: int):
     return train, valid, rest
 
 
-def run_setting(name: str, n_train: int, n_judge: int, threads: int) -> dict:
+def run_setting(name: str, n_train: int, n_judge: int, threads: int, backbone: str) -> dict:
     import numpy as np
     import torch
 
@@ -94,7 +102,7 @@ def run_setting(name: str, n_train: int, n_judge: int, threads: int) -> dict:
     from pairlm.models.llm.lora import LLMLoRAClassifier
 
     train, valid, judge = _fold0(n_train, n_judge)
-    clf = LLMLoRAClassifier(progress=False, **SETTINGS[name])
+    clf = LLMLoRAClassifier(progress=False, backbone=backbone, **SETTINGS[name])
     t0 = time.perf_counter()
     clf.fit(train, valid)
     fit_s = time.perf_counter() - t0
@@ -127,18 +135,25 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=3000, help="training pairs per setting")
     ap.add_argument("--judge", type=int, default=1000, help="held-out validation pairs judged")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--backbone", default="smollm2", help="llm-lora backbone (e.g. gemma3-270m)")
     ap.add_argument("--only", action="append", choices=sorted(SETTINGS))
     ap.add_argument("--out", help="also write the JSON here, after each setting")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
-        print(json.dumps(run_setting(args._child, args.train, args.judge, args.threads)))
+        print(
+            json.dumps(
+                run_setting(args._child, args.train, args.judge, args.threads, args.backbone)
+            )
+        )
         return
     out: dict = {"command": " ".join(["benchmarks/lora_choices.py", *sys.argv[1:]])}
-    out.update({"fold": 0, "train_pairs": args.train, "threads": args.threads, "settings": {}})
+    out.update({"fold": 0, "train_pairs": args.train, "threads": args.threads})
+    out.update({"backbone": args.backbone, "settings": {}})
     for name in args.only or SETTINGS:
         cmd = [sys.executable, __file__, "--_child", name, "--train", str(args.train)]
         cmd += ["--judge", str(args.judge), "--threads", str(args.threads)]
+        cmd += ["--backbone", args.backbone]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             out["settings"][name] = {"error": r.stderr.strip().splitlines()[-1:]}
