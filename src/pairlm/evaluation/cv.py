@@ -302,16 +302,10 @@ def run_fold(
 
     train, valid, test_idx, test = fold_data(prepared, fold, protocol)
     model = create(family, config)
-    t0 = time.perf_counter()
     model.fit(train, valid)
-    return evaluate_fold(model, fold, train, valid, test_idx, test, fit_time(model, t0))
-
-
-def fit_time(model: Any, t0: float) -> float:
-    """Seconds `model.fit` took since `t0`, plus the training that earlier processes did when
-    the fit resumed from a checkpoint (`train_seconds_before_`): a fold resumed near its end
-    reports its whole training, not the minutes after the restart."""
-    return time.perf_counter() - t0 + float(getattr(model, "train_seconds_before_", 0.0))
+    # `fit_seconds_` counts the training earlier processes did when the fit resumed from a
+    # checkpoint: a fold resumed near its end reports its whole training.
+    return evaluate_fold(model, fold, train, valid, test_idx, test, model.fit_seconds_)
 
 
 def save_fold_output(store: ResultStore, run: RunInfo, out: FoldOutput) -> None:

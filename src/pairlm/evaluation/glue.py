@@ -24,7 +24,6 @@ import numpy as np
 
 from pairlm.data.pairs import PairDataset
 from pairlm.data.validation import DataError
-from pairlm.evaluation.cv import fit_time
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +155,8 @@ def run_glue(
         len(fit_part),
         len(valid_part),
     )
-    t0 = time.perf_counter()
     model.fit(fit_part, valid_part)
-    fit_s = fit_time(model, t0)
+    fit_s = model.fit_seconds_
     thr = float(model.threshold_)
     result = GlueResult(
         task, family, model.config.to_dict(), len(fit_part), len(valid_part), thr, fit_seconds=fit_s

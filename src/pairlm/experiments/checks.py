@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ def run_checks(exp: Any, out: Path, source: Any, only: list[str] | None = None) 
     """Check every run `exp.check` names (and `only`, where given, lists) not checked yet;
     returns the files written."""
     from pairlm.evaluation.behaviour import run_suite
-    from pairlm.evaluation.cv import fit_time, fold_data, prepare
+    from pairlm.evaluation.cv import fold_data, prepare
     from pairlm.evaluation.store import ResultStore
     from pairlm.models.registry import create
 
@@ -118,9 +117,8 @@ def run_checks(exp: Any, out: Path, source: Any, only: list[str] | None = None) 
             prepared = prepare(store, source, protocol, exp.dataset_name)
         train, valid, _, _ = fold_data(prepared, spec.fold, protocol)
         log.info("check %s: fitting fold %d (%d training pairs)", run.name, spec.fold, len(train))
-        t0 = time.perf_counter()
         model = create(run.model, run.config).fit(train, valid)
-        fit_s = fit_time(model, t0)
+        fit_s = model.fit_seconds_
         report = run_suite(model, n=spec.n, seed=spec.seed, tolerance=spec.tolerance)
         doc = {
             "run": run.name,

@@ -4,7 +4,6 @@ helpers every job uses (`load_source`, `store_pairs`)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,14 +108,13 @@ class _FittedFold:
 
 def fit_transfer_fold(src: Any, spec: TransferSpec, fold: int, protocol: Protocol) -> _FittedFold:
     """Train `spec` on fold `fold`'s training part of the source (no store)."""
-    from pairlm.evaluation.cv import fit_time, fold_data
+    from pairlm.evaluation.cv import fold_data
     from pairlm.models.registry import create
 
     train, valid, _, _ = fold_data(src, fold, protocol)
     model = create(spec.model, spec.config)
-    t0 = time.perf_counter()
     model.fit(train, valid)
-    return _FittedFold(fold, model, train, valid, fit_time(model, t0))
+    return _FittedFold(fold, model, train, valid, model.fit_seconds_)
 
 
 def score_transfer_target(fitted: _FittedFold, tprep: Any, target_protocol: Protocol) -> Any:
