@@ -29,38 +29,15 @@ _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
 
 # name -> llm-lora config (on top of the family's defaults)
+_SHORT_AL16 = {"template": "short", "target_modules": "all-linear", "r": 16, "lora_alpha": 32}
 SETTINGS: dict[str, dict] = {
     "default": {},
     "short-prompt": {"template": "short"},
     "short-top15": {"template": "short", "top_layers": 15},
-    "short-all-linear-r16": {
-        "template": "short",
-        "target_modules": "all-linear",
-        "r": 16,
-        "lora_alpha": 32,
-    },
-    "short-top15-all-linear-r16": {
-        "template": "short",
-        "top_layers": 15,
-        "target_modules": "all-linear",
-        "r": 16,
-        "lora_alpha": 32,
-    },
-    "short-top15-all-linear-r16-2-epochs": {
-        "template": "short",
-        "top_layers": 15,
-        "target_modules": "all-linear",
-        "r": 16,
-        "lora_alpha": 32,
-        "epochs": 2,
-    },
-    "short-top9-all-linear-r16": {
-        "template": "short",
-        "top_layers": 9,
-        "target_modules": "all-linear",
-        "r": 16,
-        "lora_alpha": 32,
-    },
+    "short-all-linear-r16": _SHORT_AL16,
+    "short-top15-all-linear-r16": {**_SHORT_AL16, "top_layers": 15},
+    "short-top15-all-linear-r16-2-epochs": {**_SHORT_AL16, "top_layers": 15, "epochs": 2},
+    "short-top9-all-linear-r16": {**_SHORT_AL16, "top_layers": 9},
     "short-classification": {"template": "short", "head": "classification"},
     "short-2-epochs": {"template": "short", "epochs": 2},
 }
