@@ -28,7 +28,8 @@ REFERENCES = {
     # candidates with the cross-encoder and Gemma LoRA) against every peer; the second
     # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
     # at full size against every peer; SmolLM2 LoRA in the validation-chosen setting against
-    # every peer
+    # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
+    # trainings) against every peer
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -37,6 +38,8 @@ REFERENCES = {
         "gemma3-lora-full",
         "ensemble-llm",
         "smollm2-lora-full-al16",
+        "smollm2-lora-full-al16-sym",
+        "gemma3-lora-full-sym",
     ],
     "learning-curve": [],
 }

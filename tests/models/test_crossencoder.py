@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pairlm.data.pairs import PairDataset
-from pairlm.models.base import ConfigError
+from pairlm.models.base import ConfigError, swap_sides
 from pairlm.models.crossencoder import CrossEncoderClassifier, CrossEncoderConfig
 from pairlm.models.encoders import MINILM_QQP_CAVEAT
 from pairlm.models.registry import load_model
@@ -149,6 +149,14 @@ def test_checkpoint_dir_reuses_a_finished_training(
     assert again.threshold_ == pytest.approx(first.threshold_)
     assert again.train_seconds_before_ > 0 and again.fit_seconds_ >= again.train_seconds_before_
     assert again.train_examples_ == first.train_examples_
+    # `symmetric` changes only scoring: the same training, both orders averaged, another run
+    both = model(tiny_bert, epochs=1, checkpoint_dir=str(ck), symmetric=True).fit(train, valid)
+    np.testing.assert_allclose(
+        both.predict_proba(test),
+        (first.predict_proba(test) + first.predict_proba(swap_sides(test))) / 2,
+        atol=1e-6,
+    )
+    assert both.config.identity_dict() != first.config.identity_dict()
     with pytest.raises(AssertionError, match="trained again"):  # other data
         model(tiny_bert, epochs=1, checkpoint_dir=str(ck)).fit(make_toy_pairs(60, seed=3), valid)
     with pytest.raises(AssertionError, match="trained again"):  # another learning rate

@@ -142,6 +142,12 @@ class SymmetricOption(ModelConfig):
     """Score (a, b) and (b, a) and average: twice the scoring cost, symmetric by construction."""
 
 
+SCORING_KEYS: tuple[str, ...] = ("symmetric",)
+"""Config keys that change only how a trained model scores pairs: part of a run's identity
+(its scores differ), not of its training's (`training_fingerprint`), so a run that differs
+from another only in them resumes that run's finished trainings from their checkpoints."""
+
+
 def swap_sides(pairs: PairDataset) -> PairDataset:
     """The same pairs with their two texts (and ids) exchanged."""
     return PairDataset(
@@ -226,13 +232,15 @@ def training_fingerprint(
     *,
     texts: bool = True,
 ) -> str:
-    """Identifies a training run, for a checkpoint directory: the config (`identity_dict`),
+    """Identifies a training run, for a checkpoint directory: the config (`identity_dict`
+    less the `SCORING_KEYS`, which change how a trained model scores, not what it learns),
     the training and validation pairs (ids, labels and, with `texts`, both texts) and `extra`
     (e.g. the world size). `texts=False` is the earlier form, without the texts: kept only
     to find checkpoints written before the texts were part of it."""
     import hashlib
 
-    h = hashlib.sha256(json.dumps(config.identity_dict(), sort_keys=True).encode())
+    learned = {k: v for k, v in config.identity_dict().items() if k not in SCORING_KEYS}
+    h = hashlib.sha256(json.dumps(learned, sort_keys=True).encode())
     for ds in (train, valid):
         h.update("\x00".join(map(str, ds.pair_id)).encode())
         h.update(ds.label.tobytes())
