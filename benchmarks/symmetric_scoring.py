@@ -18,7 +18,9 @@ both orders. Reported, one order against both averaged:
   `--stack-cache`, e.g. lexical,biencoder): the ensemble's own cross-fitted validation F1
   and ROC-AUC of those members plus the candidates, one order against both.
 
-The fold's test part is never read. Prints one JSON object (`--out FILE` also writes it).
+A candidate with no kept training for the fold trains it first: hours on a CPU for the LLM
+candidates (`experiments/qqp-cv.toml`'s runs keep theirs in `runs/ckpt`). The fold's test
+part is never read. Prints one JSON object (`--out FILE` also writes it).
 `--cache DIR` keeps each candidate's two probability vectors and reuses them (resume, or
 candidates scored by separate processes side by side, then judged by one more run).
 

@@ -11,11 +11,12 @@ from pairlm.models.registry import create
 from tests.conftest import REPO_ROOT
 
 
-def _benchmark(monkeypatch: pytest.MonkeyPatch):
+def _benchmark(monkeypatch: pytest.MonkeyPatch, name: str = "ensemble_members"):
     # the benchmark sets a default data folder on import; keep this process's as it was
     monkeypatch.setenv("PAIRLM_DATA_DIR", "unused")
-    path = REPO_ROOT / "benchmarks" / "ensemble_members.py"
-    spec = importlib.util.spec_from_file_location("ensemble_members", path)
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
@@ -44,3 +45,24 @@ def test_ensemble_member_cache_is_keyed_by_fold_and_config(
     family, config = bench.candidate("lexical")
     monkeypatch.setattr(bench, "candidate", lambda name: (family, {**config, "changed": 1}))
     assert key != bench.cache_path("c", 0, "lexical")  # a changed config is trained again
+
+
+def test_symmetric_scoring_candidates_are_order_dependent_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each candidate of benchmarks/symmetric_scoring.py is an ensemble-member candidate (a
+    qqp-cv run) whose family takes `symmetric`, and order-averaging it keeps its training."""
+    from pairlm.models.base import training_fingerprint
+    from tests.conftest import make_toy_pairs
+
+    bench = _benchmark(monkeypatch, "symmetric_scoring")
+    pairs = make_toy_pairs(8)
+    for name in bench.ORDER_DEPENDENT:
+        assert name in bench.CANDIDATES
+        family, config = bench.candidate(name)
+        one, both = (
+            create(family, config).config,
+            create(family, {**config, "symmetric": True}).config,
+        )
+        assert one.identity_dict() != both.identity_dict()
+        assert training_fingerprint(one, pairs, pairs) == training_fingerprint(both, pairs, pairs)
