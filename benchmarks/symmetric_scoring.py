@@ -16,7 +16,8 @@ both orders. Reported, one order against both averaged:
   judged on the other half, both ways round, averaged over `--splits` random halvings;
 - with `--stack` (members whose validation logits `ensemble_members.py --cache DIR` kept in
   `--stack-cache`, e.g. lexical,biencoder): the ensemble's own cross-fitted validation F1
-  and ROC-AUC of those members plus the candidates, one order against both.
+  and ROC-AUC of those members plus the candidates, one order against both, and the five
+  best subsets of them under each (as `ensemble_members.py` chooses members).
 
 A candidate with no kept training for the fold trains it first: hours on a CPU for the LLM
 candidates (`experiments/qqp-cv.toml`'s runs keep theirs in `runs/ckpt`). The fold's test
@@ -32,6 +33,7 @@ candidates scored by separate processes side by side, then judged by one more ru
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -172,8 +174,17 @@ def main() -> int:
             ("one_order", lambda ab, ba: ab),
             ("both_orders", lambda ab, ba: (ab + ba) / 2),
         ):
-            x = np.stack(fixed + [logit(pick(*probs[n])) for n in names], axis=1)
-            stacked[label] = judge(x, y)
+            feats = dict(zip(stack, fixed, strict=True))
+            feats.update({n: logit(pick(*probs[n])) for n in names})
+            subsets = []
+            for k in range(1, len(feats) + 1):
+                for combo in itertools.combinations(feats, k):
+                    x = np.stack([feats[n] for n in combo], axis=1)
+                    subsets.append({"members": list(combo), **judge(x, y)})
+            full = next(r for r in subsets if len(r["members"]) == len(feats))
+            subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
+            stacked[label] = {**{k: v for k, v in full.items() if k != "members"}}
+            stacked[label]["best_subsets"] = subsets[:5]
     result = {
         "benchmark": "symmetric_scoring",
         "protocol": f"qqp-subset, 10-fold stratified seed 0, fold {args.fold}, validation part only",
