@@ -366,7 +366,7 @@ def test_checkpoint_fingerprint_hashes_the_texts_and_finds_earlier_checkpoints(
 
 def test_shipped_cpu_config_is_the_measured_run() -> None:
     """configs/smollm2-lora-cpu.toml is a valid `llm-lora` config equal to the qqp-cv run
-    `smollm2-lora-full-al16` whose figures the README reports (less its checkpoint folder)."""
+    `smollm2-lora-full-al16-sym` whose figures the README reports (less its checkpoint folder)."""
     import tomllib
 
     from pairlm.configfile import load_config_file
@@ -374,8 +374,8 @@ def test_shipped_cpu_config_is_the_measured_run() -> None:
     root = Path(__file__).resolve().parents[3]
     shipped = load_config_file(root / "configs" / "smollm2-lora-cpu.toml")
     cfg = LoRAConfig.from_dict(shipped)
-    assert cfg.target_modules == "all-linear" and cfg.top_layers == 15
+    assert cfg.target_modules == "all-linear" and cfg.top_layers == 15 and cfg.symmetric
     experiment = tomllib.loads((root / "experiments" / "qqp-cv.toml").read_text())
-    (run,) = [r for r in experiment["runs"] if r["name"] == "smollm2-lora-full-al16"]
+    (run,) = [r for r in experiment["runs"] if r["name"] == "smollm2-lora-full-al16-sym"]
     measured = {k: v for k, v in run["config"].items() if k != "checkpoint_dir"}
     assert shipped == measured
