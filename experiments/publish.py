@@ -29,7 +29,7 @@ REFERENCES = {
     # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
     # at full size against every peer; SmolLM2 LoRA in the validation-chosen setting against
     # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
-    # trainings) against every peer
+    # trainings) against every peer, and the stack with the order-averaged LoRA member
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -40,6 +40,7 @@ REFERENCES = {
         "smollm2-lora-full-al16",
         "smollm2-lora-full-al16-sym",
         "gemma3-lora-full-sym",
+        "ensemble-sym",
     ],
     "learning-curve": [],
 }

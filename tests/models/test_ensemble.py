@@ -90,18 +90,22 @@ def test_lora_member_resumes_its_own_finished_run(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.predict_proba(test), ens.predict_proba(test), atol=1e-6)
 
 
-def test_shipped_best_stack_is_the_measured_one() -> None:
-    """configs/ensemble-llm.toml is a valid config and has the members of the qqp-cv run
-    `ensemble-llm` whose figures the README reports (less their checkpoint directories)."""
+@pytest.mark.parametrize(
+    ("shipped_file", "run_name"),
+    [("ensemble-llm.toml", "ensemble-llm"), ("ensemble-sym.toml", "ensemble-sym")],
+)
+def test_shipped_stacks_are_the_measured_ones(shipped_file: str, run_name: str) -> None:
+    """Each shipped stack config is valid and has the members of the qqp-cv run whose
+    figures the README reports (less their checkpoint directories)."""
     import tomllib
 
     from pairlm.configfile import load_config_file
 
     root = Path(__file__).resolve().parents[2]
-    shipped = load_config_file(root / "configs" / "ensemble-llm.toml")
+    shipped = load_config_file(root / "configs" / shipped_file)
     cfg = EnsembleConfig(**shipped)
     experiment = tomllib.loads((root / "experiments" / "qqp-cv.toml").read_text())
-    (run,) = [r for r in experiment["runs"] if r["name"] == "ensemble-llm"]
+    (run,) = [r for r in experiment["runs"] if r["name"] == run_name]
 
     def strip(members: list[dict]) -> list[dict]:
         out = []
