@@ -113,6 +113,37 @@ def judge(x, y, seed: int = 0) -> dict:
     }
 
 
+def to_logit(p):
+    """Log-odds of probabilities, clipped away from 0 and 1 (the stacker's member features)."""
+    import numpy as np
+
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def judge_subsets(logits: dict, y) -> list[dict]:
+    """Every non-empty subset of the members in `logits` (name -> validation logits) judged
+    by `judge`: best validation F1 first, fewer members first among equals."""
+    import numpy as np
+
+    subsets = []
+    for k in range(1, len(logits) + 1):
+        for combo in itertools.combinations(logits, k):
+            x = np.stack([logits[n] for n in combo], axis=1)
+            subsets.append({"members": list(combo), **judge(x, y)})
+    subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
+    return subsets
+
+
+def emit(result: dict, out: str | None) -> None:
+    """Print the benchmark's JSON, and write it to `out` too when given."""
+    text = json.dumps(result, indent=1)
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -156,8 +187,7 @@ def main() -> int:
         t0 = time.perf_counter()
         model.fit(train, valid)
         fit_s[n] = round(time.perf_counter() - t0, 1)
-        p = np.clip(np.asarray(model.predict_proba(valid), dtype=np.float64), 1e-6, 1 - 1e-6)
-        logits[n] = np.log(p / (1 - p))
+        logits[n] = to_logit(model.predict_proba(valid))
         print(f"{n}: trained in {fit_s[n]} s", file=sys.stderr, flush=True)
         if kept:
             os.makedirs(args.cache, exist_ok=True)
@@ -165,12 +195,7 @@ def main() -> int:
             np.savez(tmp, logits=logits[n], fit_seconds=fit_s[n])
             os.replace(tmp, kept)
 
-    subsets = []
-    for k in range(1, len(names) + 1):
-        for combo in itertools.combinations(names, k):
-            x = np.stack([logits[n] for n in combo], axis=1)
-            subsets.append({"members": list(combo), **judge(x, y)})
-    subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
+    subsets = judge_subsets({n: logits[n] for n in names}, y)
     result = {
         "benchmark": "ensemble_members",
         "protocol": (
@@ -184,11 +209,7 @@ def main() -> int:
         "subsets": subsets,
         "best": subsets[0]["members"],
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -33,15 +33,21 @@ candidates scored by separate processes side by side, then judged by one more ru
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ensemble_members import CANDIDATES, cache_path, candidate, fold_parts, judge
+from ensemble_members import (
+    CANDIDATES,
+    cache_path,
+    candidate,
+    emit,
+    fold_parts,
+    judge_subsets,
+    to_logit,
+)
 
 ORDER_DEPENDENT = ("crossencoder", "smollm2-lora", "smollm2-lora-al16", "gemma3-lora")
 
@@ -166,23 +172,14 @@ def main() -> int:
             with np.load(f) as z:
                 fixed.append(z["logits"])
 
-        def logit(p):
-            p = np.clip(p, 1e-6, 1 - 1e-6)
-            return np.log(p / (1 - p))
-
         for label, pick in (
             ("one_order", lambda ab, ba: ab),
             ("both_orders", lambda ab, ba: (ab + ba) / 2),
         ):
             feats = dict(zip(stack, fixed, strict=True))
-            feats.update({n: logit(pick(*probs[n])) for n in names})
-            subsets = []
-            for k in range(1, len(feats) + 1):
-                for combo in itertools.combinations(feats, k):
-                    x = np.stack([feats[n] for n in combo], axis=1)
-                    subsets.append({"members": list(combo), **judge(x, y)})
+            feats.update({n: to_logit(pick(*probs[n])) for n in names})
+            subsets = judge_subsets(feats, y)
             full = next(r for r in subsets if len(r["members"]) == len(feats))
-            subsets.sort(key=lambda r: (-r["valid_f1"], len(r["members"])))
             stacked[label] = {**{k: v for k, v in full.items() if k != "members"}}
             stacked[label]["best_subsets"] = subsets[:5]
     result = {
@@ -195,11 +192,7 @@ def main() -> int:
         "candidates": rows,
         **({"stack": {"members": stack + names, **stacked}} if stack else {}),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
     return 0
 
 
