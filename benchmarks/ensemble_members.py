@@ -52,6 +52,7 @@ CANDIDATES: dict[str, str] = {
     "biencoder": "minilm-biencoder",
     "siamese-cnn": "siamese-cnn",
     "crossencoder": "minilm-crossencoder-full",
+    "crossencoder-order": "minilm-crossencoder-order",
     "smollm2-lora": "smollm2-lora-full",
     "gemma3-lora": "gemma3-lora-full",
     "smollm2-lora-al16": "smollm2-lora-full-al16",

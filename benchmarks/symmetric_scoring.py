@@ -17,7 +17,8 @@ both orders. Reported, one order against both averaged:
 - with `--stack` (members whose validation logits `ensemble_members.py --cache DIR` kept in
   `--stack-cache`, e.g. lexical,biencoder): the ensemble's own cross-fitted validation F1
   and ROC-AUC of those members plus the candidates, one order against both, and the five
-  best subsets of them under each (as `ensemble_members.py` chooses members).
+  best subsets of them under each (as `ensemble_members.py` chooses members); candidates
+  named in `--one-order` score one order in the both-orders stack too.
 
 A candidate with no kept training for the fold trains it first: hours on a CPU for the LLM
 candidates (`experiments/qqp-cv.toml`'s runs keep theirs in `runs/ckpt`). The fold's test
@@ -49,7 +50,13 @@ from ensemble_members import (
     to_logit,
 )
 
-ORDER_DEPENDENT = ("crossencoder", "smollm2-lora", "smollm2-lora-al16", "gemma3-lora")
+ORDER_DEPENDENT = (
+    "crossencoder",
+    "crossencoder-order",
+    "smollm2-lora",
+    "smollm2-lora-al16",
+    "gemma3-lora",
+)
 
 
 def held_out_f1(y, scores, splits: int, seed: int = 0) -> float:
@@ -82,6 +89,18 @@ def main() -> int:
     ap.add_argument("--cache", help="keep each candidate's two probability vectors here")
     ap.add_argument("--stack", default="", help="symmetric members to stack the candidates with")
     ap.add_argument("--stack-cache", help="ensemble_members.py --cache DIR holding --stack")
+    ap.add_argument(
+        "--one-order",
+        default="",
+        help="candidates that score one order in the both-orders stack too (as a stack that "
+        "order-averages only some members would)",
+    )
+    ap.add_argument(
+        "--subset",
+        action="append",
+        default=[],
+        help="also report this subset of the stack (comma-separated members; repeatable)",
+    )
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
     names = [n.strip() for n in args.candidates.split(",") if n.strip()]
@@ -90,10 +109,19 @@ def main() -> int:
         ap.error(
             f"--candidates: {bad} not order-dependent runs; known: {', '.join(ORDER_DEPENDENT)}"
         )
+    one_order = [n.strip() for n in args.one_order.split(",") if n.strip()]
+    bad = [n for n in one_order if n not in names]
+    if bad:
+        ap.error(f"--one-order: {bad} not among --candidates ({', '.join(names)})")
     stack = [n.strip() for n in args.stack.split(",") if n.strip()]
     bad = [n for n in stack if n not in CANDIDATES]
     if bad:
         ap.error(f"--stack: unknown member(s) {bad}; known: {', '.join(CANDIDATES)}")
+    subsets_asked = [[m.strip() for m in sub.split(",") if m.strip()] for sub in args.subset]
+    for sub in subsets_asked:
+        bad = [m for m in sub if m not in stack + names]
+        if bad or not sub:
+            ap.error(f"--subset: {bad or sub} not among the stack's members {stack + names}")
     if stack and not args.stack_cache:
         ap.error("--stack needs --stack-cache (ensemble_members.py --cache DIR)")
     if not 0 <= args.fold < 10:
@@ -172,16 +200,18 @@ def main() -> int:
             with np.load(f) as z:
                 fixed.append(z["logits"])
 
-        for label, pick in (
-            ("one_order", lambda ab, ba: ab),
-            ("both_orders", lambda ab, ba: (ab + ba) / 2),
-        ):
+        for label, both in (("one_order", ()), ("both_orders", names)):
             feats = dict(zip(stack, fixed, strict=True))
-            feats.update({n: to_logit(pick(*probs[n])) for n in names})
+            for n in names:
+                ab, ba = probs[n]
+                feats[n] = to_logit((ab + ba) / 2 if n in both and n not in one_order else ab)
             subsets = judge_subsets(feats, y)
             full = next(r for r in subsets if len(r["members"]) == len(feats))
             stacked[label] = {**{k: v for k, v in full.items() if k != "members"}}
             stacked[label]["best_subsets"] = subsets[:5]
+            asked = [r for r in subsets if any(set(r["members"]) == set(a) for a in subsets_asked)]
+            if asked:
+                stacked[label]["asked_subsets"] = asked
     result = {
         "benchmark": "symmetric_scoring",
         "protocol": f"qqp-subset, 10-fold stratified seed 0, fold {args.fold}, validation part only",
@@ -190,7 +220,11 @@ def main() -> int:
         "splits": args.splits,
         "threads": int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or None,
         "candidates": rows,
-        **({"stack": {"members": stack + names, **stacked}} if stack else {}),
+        **(
+            {"stack": {"members": stack + names, "one_order_members": one_order, **stacked}}
+            if stack
+            else {}
+        ),
     }
     emit(result, args.out)
     return 0
