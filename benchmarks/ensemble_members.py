@@ -56,6 +56,7 @@ CANDIDATES: dict[str, str] = {
     "smollm2-lora": "smollm2-lora-full",
     "gemma3-lora": "gemma3-lora-full",
     "smollm2-lora-al16": "smollm2-lora-full-al16",
+    "smollm2-lora-al16-order": "smollm2-lora-full-al16-order",
 }
 DEFAULT_CANDIDATES = ("lexical", "biencoder", "siamese-cnn")
 

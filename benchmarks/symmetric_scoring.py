@@ -55,6 +55,7 @@ ORDER_DEPENDENT = (
     "crossencoder-order",
     "smollm2-lora",
     "smollm2-lora-al16",
+    "smollm2-lora-al16-order",
     "gemma3-lora",
 )
 
