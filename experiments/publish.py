@@ -29,7 +29,8 @@ REFERENCES = {
     # backbone against the first at the same training size ("a larger fine-tuned LLM"), and
     # at full size against every peer; SmolLM2 LoRA in the validation-chosen setting against
     # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
-    # trainings) against every peer, and the stack with the order-averaged LoRA member
+    # trainings) against every peer, and the stack with the order-averaged LoRA member; the
+    # cross-encoder trained on both orders of each pair against every peer
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -41,6 +42,7 @@ REFERENCES = {
         "smollm2-lora-full-al16-sym",
         "gemma3-lora-full-sym",
         "ensemble-sym",
+        "minilm-crossencoder-order",
     ],
     "learning-curve": [],
 }
