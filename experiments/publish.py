@@ -30,7 +30,8 @@ REFERENCES = {
     # at full size against every peer; SmolLM2 LoRA in the validation-chosen setting against
     # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
     # trainings) against every peer, and the stack with the order-averaged LoRA member; the
-    # cross-encoder trained on both orders of each pair against every peer
+    # cross-encoder and the all-linear LoRA trained on both orders of each pair against every
+    # peer
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -43,6 +44,7 @@ REFERENCES = {
         "gemma3-lora-full-sym",
         "ensemble-sym",
         "minilm-crossencoder-order",
+        "smollm2-lora-full-al16-order-sym",
     ],
     "learning-curve": [],
 }
