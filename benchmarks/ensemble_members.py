@@ -137,6 +137,11 @@ def judge_subsets(logits: dict, y) -> list[dict]:
     return subsets
 
 
+def name_list(text: str) -> list[str]:
+    """The names of a comma-separated option value, blanks dropped."""
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def emit(result: dict, out: str | None) -> None:
     """Print the benchmark's JSON, and write it to `out` too when given."""
     text = json.dumps(result, indent=1)
@@ -161,7 +166,7 @@ def main() -> int:
         "the candidates across processes)",
     )
     args = ap.parse_args()
-    names = [n.strip() for n in args.members.split(",") if n.strip()]
+    names = name_list(args.members)
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         ap.error(f"--members: unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")

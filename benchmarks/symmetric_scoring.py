@@ -47,6 +47,7 @@ from ensemble_members import (
     emit,
     fold_parts,
     judge_subsets,
+    name_list,
     to_logit,
 )
 
@@ -104,21 +105,21 @@ def main() -> int:
     )
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
-    names = [n.strip() for n in args.candidates.split(",") if n.strip()]
+    names = name_list(args.candidates)
     bad = [n for n in names if n not in ORDER_DEPENDENT]
     if bad:
         ap.error(
             f"--candidates: {bad} not order-dependent runs; known: {', '.join(ORDER_DEPENDENT)}"
         )
-    one_order = [n.strip() for n in args.one_order.split(",") if n.strip()]
+    one_order = name_list(args.one_order)
     bad = [n for n in one_order if n not in names]
     if bad:
         ap.error(f"--one-order: {bad} not among --candidates ({', '.join(names)})")
-    stack = [n.strip() for n in args.stack.split(",") if n.strip()]
+    stack = name_list(args.stack)
     bad = [n for n in stack if n not in CANDIDATES]
     if bad:
         ap.error(f"--stack: unknown member(s) {bad}; known: {', '.join(CANDIDATES)}")
-    subsets_asked = [[m.strip() for m in sub.split(",") if m.strip()] for sub in args.subset]
+    subsets_asked = [name_list(sub) for sub in args.subset]
     for sub in subsets_asked:
         bad = [m for m in sub if m not in stack + names]
         if bad or not sub:
