@@ -8,14 +8,21 @@ below: the learning curves' full-size points are qqp-cv runs) are in the summary
 but stored only in the other experiment's snapshot.
 
 Default: experiments/qqp-cv.toml and experiments/learning-curve.toml, both run into the
-store runs/qqp-cv (they share its folds). Each experiment's comparisons are made against
-its `references` below that have finished folds. Runs may still be going: the snapshot
-holds what was committed when it was taken.
+store runs/qqp-cv (they share its folds). Only runs with all their folds are published there
+(so the tables and the P values quoted from them move only when a run finishes); each
+experiment's comparisons are made against its `references` below that are published. Runs
+still going are snapshotted to results/in-progress/ (a report and summary comparing them with
+the published references on the folds they share, and a store holding only their finished
+folds), so a lost machine costs only their unfinished folds; on a new
+machine `pairlm merge runs/qqp-cv results/qqp-cv results/learning-curve results/in-progress`
+restores every finished fold (leave out results/in-progress when there is none: the folder
+goes once no run is in progress).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
 import sys
 import tomllib
@@ -31,7 +38,7 @@ REFERENCES = {
     # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
     # trainings) against every peer, and the stack with the order-averaged LoRA member; the
     # cross-encoder and the all-linear LoRA trained on both orders of each pair against every
-    # peer
+    # peer, and the stack with that LoRA member
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -45,6 +52,7 @@ REFERENCES = {
         "ensemble-sym",
         "minilm-crossencoder-order",
         "smollm2-lora-full-al16-order-sym",
+        "ensemble-order",
     ],
     "learning-curve": [],
 }
@@ -62,22 +70,32 @@ ALSO = {
 }
 
 
-def _runs_with_folds(store: Path) -> set[str]:
+def _fold_counts(store: Path) -> dict[str, int]:
+    """Finished folds per run name in the store."""
     con = sqlite3.connect(f"file:{store / 'results.sqlite'}?mode=ro", uri=True)
     try:
         rows = con.execute(
-            "SELECT DISTINCT r.name FROM runs r JOIN folds f ON f.run_id = r.run_id"
+            "SELECT r.name, COUNT(DISTINCT f.fold) FROM runs r JOIN folds f ON f.run_id = r.run_id"
+            " GROUP BY r.name"
         ).fetchall()
     finally:
         con.close()
-    return {r[0] for r in rows}
+    return {name: n for name, n in rows}
 
 
-def main() -> int:
+def _planned_folds(spec: dict) -> dict[str, int]:
+    """How many folds each run of an experiment computes: its `fold_ids`, else all."""
+    k = spec["protocol"]["folds"]
+    return {r.get("name", r["model"]): len(r.get("fold_ids") or range(k)) for r in spec["runs"]}
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("experiments", nargs="*", type=Path)
     ap.add_argument("--store", type=Path, default=ROOT / "runs" / "qqp-cv")
-    args = ap.parse_args()
+    ap.add_argument("--results", type=Path, default=ROOT / "results", help="results folder")
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md", help="tables go here")
+    args = ap.parse_args(argv)
     exps = args.experiments or [
         ROOT / "experiments" / "qqp-cv.toml",
         ROOT / "experiments" / "learning-curve.toml",
@@ -85,18 +103,23 @@ def main() -> int:
     from pairlm.cli import main as pairlm
     from pairlm.report.readme import update
 
-    done = _runs_with_folds(args.store)
+    counts = _fold_counts(args.store)
+    specs = [tomllib.loads(exp.read_text()) for exp in exps]
+    planned: dict[str, int] = {}
+    for spec in specs:
+        planned.update(_planned_folds(spec))
+    done = {r for r, n in counts.items() if n >= planned.get(r, 0)}
+    going = [r for r in planned if 0 < counts.get(r, 0) < planned[r]]
     summaries = []
-    for exp in exps:
-        spec = tomllib.loads(exp.read_text())
+    for spec in specs:
         name = spec["experiment"]["name"]
         runs = [r.get("name", r["model"]) for r in spec.get("runs", [])]
         runs += [r for r in ALSO.get(name, []) if r not in runs]
         have = [r for r in runs if r in done]
         if not have:
-            print(f"{name}: no finished folds yet", file=sys.stderr)
+            print(f"{name}: no finished run yet", file=sys.stderr)
             continue
-        out = ROOT / "results" / name
+        out = args.results / name
         cmd = ["report", str(args.store), "--json", "-q", "--out", str(out), "--with-store"]
         cmd += ["--runs", ",".join(have)]
         also = set(ALSO.get(name, []))
@@ -110,7 +133,21 @@ def main() -> int:
         if rc:
             return rc
         summaries.append(out / "summary.json")
-    readme = ROOT / "README.md"
+    progress = args.results / "in-progress"
+    if going:
+        print(f"in progress, not published: {', '.join(going)} (snapshot: {progress})")
+        # beside the published references, on the folds they share; the store keeps only theirs
+        refs = [r for refs in REFERENCES.values() for r in refs if r in done]
+        cmd = ["report", str(args.store), "--json", "-q", "--out", str(progress)]
+        cmd += ["--with-store", "--runs", ",".join(going + refs), "--store-runs", ",".join(going)]
+        for ref in going:
+            cmd += ["--reference", ref]
+        rc = pairlm(cmd)
+        if rc:
+            return rc
+    elif progress.exists():
+        shutil.rmtree(progress)
+    readme = args.readme
     names = {s.parent.name for s in summaries}
     text = readme.read_text(encoding="utf-8")
     present = [s for s in summaries if f"<!-- pairlm:{s.parent.name}:begin -->" in text]
