@@ -304,6 +304,26 @@ def test_merge_rebuilds_a_store_from_its_published_snapshots(
         assert s.fold_finished_at(full.run_id) == finished  # resumed: nothing refitted
 
 
+def test_a_store_merged_in_another_order_reports_as_before(store_dir: Path, tmp_path: Path) -> None:
+    """Runs are listed by creation time, which a merge keeps: a store rebuilt from its
+    snapshots in any order publishes the same summary (no churn in committed results)."""
+    a, b = tmp_path / "pub-a", tmp_path / "pub-b"
+    base = ["report", str(store_dir), "-q", "--with-store", "--runs", "full,small,weak"]
+    assert main([*base, "--out", str(a), "--store-runs", "full"]) == 0
+    assert main([*base, "--out", str(b), "--store-runs", "small,weak"]) == 0
+    rebuilt = tmp_path / "rebuilt"
+    assert main(["merge", str(rebuilt), str(b), str(a)]) == 0  # "full" gets the last run id
+    with ResultStore(rebuilt, create=False) as s:
+        assert s.get_run("full").run_id == 3  # type: ignore[union-attr]
+        assert [r.name for r in s.runs()] == ["full", "small", "weak"]
+    for d, out in ((store_dir, "sum-original"), (rebuilt, "sum-rebuilt")):
+        assert main(["report", str(d), "-q", "--json", "--out", str(tmp_path / out)]) == 0
+    summaries = [
+        (tmp_path / o / "summary.json").read_text() for o in ("sum-original", "sum-rebuilt")
+    ]
+    assert summaries[0] == summaries[1]
+
+
 def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
     store_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

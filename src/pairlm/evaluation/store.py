@@ -489,9 +489,11 @@ class ResultStore:
         return None if row is None else _run(row)
 
     def runs(self) -> list[RunInfo]:
+        """Every run, oldest first: by creation time, which a merge keeps (run ids follow
+        the merge's order), so a store rebuilt from snapshots lists its runs as before."""
         rows = self._conn.execute(
             "SELECT run_id, name, family, config_json, dataset, split_key, protocol_json,"
-            " caveats_json FROM runs ORDER BY run_id"
+            " caveats_json FROM runs ORDER BY created_at, run_id"
         ).fetchall()
         return [_run(r) for r in rows]
 
