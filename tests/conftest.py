@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -55,6 +56,26 @@ def make_toy_pairs(n: int = 60, seed: int = 0) -> PairDataset:
             b.append(fb.format(*u) + "?")
             y.append(0)
     return PairDataset.from_pairs(a, b, y, name="toy")
+
+
+def lexical_toy_run(
+    store: Any, config: dict[str, Any], name: str, folds: list[int] | None = None
+) -> None:
+    """Run `name` into the ResultStore `store`: lexical with `config` on 150 toy pairs,
+    3 folds (`folds`: only these)."""
+    from pairlm.evaluation.cv import Protocol, cross_validate
+
+    cross_validate(
+        make_toy_pairs(150),
+        "lexical",
+        config,
+        store=store,
+        protocol=Protocol(folds=3),
+        run_name=name,
+        dataset_name="toy",
+        only_folds=folds,
+        progress=False,
+    )
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from pairlm.evaluation.cv import Protocol, cross_validate, prepare
 from pairlm.evaluation.store import ResultStore
-from tests.conftest import REPO_ROOT, make_toy_pairs
+from tests.conftest import REPO_ROOT, lexical_toy_run
 
 TINY = {"max_word_features": 500, "max_char_features": 500, "n_bins": 4}
 SPEC = """
@@ -47,24 +46,8 @@ def publish() -> ModuleType:
 
 
 def _run(store_dir: Path, name: str, folds: list[int] | None, C: float = 1.0) -> None:
-    ds = make_toy_pairs(120)
     with ResultStore(store_dir) as store:
-        proto = Protocol(folds=3)
-        prep = prepare(store, ds, proto, "toy")
-        store.put_pairs(
-            prep.split_key, prep.dataset.pair_id, prep.dataset.text_a, prep.dataset.text_b
-        )
-        cross_validate(
-            ds,
-            "lexical",
-            {**TINY, "C": C},
-            store=store,
-            protocol=proto,
-            run_name=name,
-            dataset_name="toy",
-            progress=False,
-            only_folds=folds,
-        )
+        lexical_toy_run(store, {**TINY, "C": C}, name, folds)
 
 
 def _names(summary: Path) -> set[str]:

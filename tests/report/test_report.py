@@ -5,7 +5,6 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from pairlm.evaluation.store import ResultStore, StoreError
 from pairlm.report import errors, plots
 from pairlm.report.html import build_html, write_html
 from pairlm.report.tables import summarize
-from tests.conftest import make_toy_pairs
+from tests.conftest import lexical_toy_run, make_toy_pairs
 
 TINY = {"max_word_features": 500, "max_char_features": 500, "n_bins": 4}
 
@@ -264,23 +263,6 @@ def _store_contents(d: Path) -> dict[str, dict[int, tuple[float, list[float]]]]:
     return out
 
 
-def _lexical_toy_run(
-    store: ResultStore, config: dict[str, Any], name: str, folds: list[int] | None = None
-) -> None:
-    """`name`: lexical with `config` on the fixture's 150 toy pairs and 3 folds."""
-    cross_validate(
-        make_toy_pairs(150),
-        "lexical",
-        config,
-        store=store,
-        protocol=Protocol(folds=3),
-        run_name=name,
-        dataset_name="toy",
-        only_folds=folds,
-        progress=False,
-    )
-
-
 def test_merge_rebuilds_a_store_from_its_published_snapshots(
     store_dir: Path, tmp_path: Path
 ) -> None:
@@ -300,7 +282,7 @@ def test_merge_rebuilds_a_store_from_its_published_snapshots(
         assert full is not None
         finished = s.fold_finished_at(full.run_id)
         assert len(finished) == 3
-        _lexical_toy_run(s, TINY, "full")
+        lexical_toy_run(s, TINY, "full")
         assert s.fold_finished_at(full.run_id) == finished  # resumed: nothing refitted
 
 
@@ -330,7 +312,7 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
     part = tmp_path / "part"
     with ResultStore(part) as s:  # the same run with only fold 1, as another machine ran it
         # its config spells out a default: the same run by meaning
-        _lexical_toy_run(s, {**TINY, "C": 1.0}, "full", [1])
+        lexical_toy_run(s, {**TINY, "C": 1.0}, "full", [1])
         with pytest.raises(StoreError, match="'full' has another config"):
             s.merge(store_dir)  # compared as stored, the configs differ
         assert s.merge(store_dir, canonical=config_identity) == {
@@ -342,7 +324,7 @@ def test_merge_adds_missing_folds_and_refuses_a_conflicting_run(
 
     other = tmp_path / "other"
     with ResultStore(other) as s:  # "weak" with another config: met after two good runs
-        _lexical_toy_run(s, {**TINY, "C": 5.0}, "weak", [0])
+        lexical_toy_run(s, {**TINY, "C": 5.0}, "weak", [0])
     before = _store_contents(other)
     assert main(["merge", str(other), str(store_dir)]) == 2
     assert "run 'weak' has another config" in capsys.readouterr().err
