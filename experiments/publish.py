@@ -1,7 +1,8 @@
-"""Publish finished folds: results/<experiment>/ (report.md, report.html, summary.json and a
+"""Publish finished runs: results/<experiment>/ (report.md, report.html, summary.json and a
 snapshot of the store holding the experiment's runs) and the README tables made from them.
 
-    .venv/bin/python experiments/publish.py [--store runs/qqp-cv] [EXPERIMENT.toml ...]
+    .venv/bin/python experiments/publish.py [--store runs/qqp-cv] [--results results]
+        [--readme README.md] [EXPERIMENT.toml ...]
 
 Each snapshot keeps its experiment's own runs; the runs it borrows from the other one (ALSO
 below: the learning curves' full-size points are qqp-cv runs) are in the summary and report
