@@ -92,7 +92,11 @@ def test_lora_member_resumes_its_own_finished_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("shipped_file", "run_name"),
-    [("ensemble-llm.toml", "ensemble-llm"), ("ensemble-sym.toml", "ensemble-sym")],
+    [
+        ("ensemble-llm.toml", "ensemble-llm"),
+        ("ensemble-sym.toml", "ensemble-sym"),
+        ("ensemble-order.toml", "ensemble-order"),
+    ],
 )
 def test_shipped_stacks_are_the_measured_ones(shipped_file: str, run_name: str) -> None:
     """Each shipped stack config is valid and has the members of the qqp-cv run whose
