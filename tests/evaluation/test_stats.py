@@ -15,6 +15,7 @@ from pairlm.evaluation.stats import (
     _weighted_ap,
     _weighted_auc,
     bootstrap_ci,
+    compare_runs,
     compare_to_reference,
     corrected_resampled_t_test,
     holm,
@@ -304,3 +305,18 @@ def test_compare_to_reference_without_pooled_and_errors() -> None:
     y = np.array([0, 1, 1])
     with pytest.raises(ValueError, match="same pairs"):
         compare_to_reference({"a": F1_A, "b": F1_B}, "a", 90, 10, {"a": (y, y), "b": (y[::-1], y)})
+
+
+def test_compare_runs_on_one_fold_gives_mcnemar_alone() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    pred = np.where(rng.random(300) < 0.8, y, 1 - y)
+    pred_ref = np.where(rng.random(300) < 0.6, y, 1 - y)
+    c = compare_runs([0.71], [0.54], 2000, 300, (y, pred, pred_ref))
+    assert c["diff"] == pytest.approx(0.17)
+    for key in ("p_paired_t", "p_corrected_t", "diff_ci_low", "diff_ci_high"):
+        assert math.isnan(c[key]), key
+    assert c["p_mcnemar"] == pytest.approx(mcnemar_exact(y, pred, pred_ref)["p"], rel=1e-12)
+    assert c["p_mcnemar"] < 0.01 and c["n_mcnemar"] == 300
+    two = compare_runs([0.71, 0.70], [0.54, 0.60], 2000, 300)  # two folds: the t-tests again
+    assert not math.isnan(two["p_corrected_t"]) and math.isnan(two["p_mcnemar"])

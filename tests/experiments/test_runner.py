@@ -188,6 +188,30 @@ def test_a_run_limited_to_its_fold_ids(tmp_path: Path) -> None:
             load_experiment(_exp(tmp_path, _run("a") + _run("b", more=f"fold_ids = {bad}")))
 
 
+def test_the_experiment_reference_leads_the_report_and_one_fold_runs_get_mcnemar(
+    tmp_path: Path,
+) -> None:
+    few = _run("few", more="fold_ids = [0]\nmax_test = 20")
+    exp = _exp(tmp_path, _run("all") + few)
+    text = exp.read_text(encoding="utf-8")
+    exp.write_text(text.replace('name = "t"\n', 'name = "t"\nreference = "few"\n', 1), "utf-8")
+    assert load_experiment(exp).reference == "few"
+    out = tmp_path / "out"
+    assert main(["run", str(exp), "--out", str(out), "--only", "all", "--no-progress"]) == 0
+    assert "| all | " in (out / "report.md").read_text()  # reference not run yet: default
+    assert main(["run", str(exp), "--out", str(out), "--no-progress"]) == 0
+    assert main(["report", str(out), "--json", "-q", "--reference", "few"]) == 0
+    (c,) = json.loads((out / "summary.json").read_text())["comparisons"]
+    assert (c["a"], c["b"], c["n_folds"], c["n_pairs"]) == ("all", "few", 1, 20)
+    assert c["p_corrected_t"] is None and 0.0 <= c["p_mcnemar_holm"] <= 1.0
+    row = next(x for x in (out / "report.md").read_text().splitlines() if x.startswith("| all |"))
+    p_mcnemar = f"{c['p_mcnemar_holm']:.4f}" if c["p_mcnemar_holm"] >= 1e-4 else "<0.0001"
+    assert row.rstrip(" |").split(" | ")[-2:] == ["—", p_mcnemar]
+    exp.write_text(text.replace('name = "t"\n', 'name = "t"\nreference = "zz"\n', 1), "utf-8")
+    with pytest.raises(ConfigError, match=r"\[experiment\]: `reference` must name one of the runs"):
+        load_experiment(exp)
+
+
 def test_transfer_scores_every_target_pair_once(tmp_path: Path) -> None:
     _write_data(tmp_path, 70, seed=3, name="target.jsonl")
     extra = '[[transfer]]\nrun = "a"\ntargets = [{dataset = "target.jsonl", name = "tgt"}]\n'

@@ -156,6 +156,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pairlm.experiments.runner import RunFailed, run_experiment
+    from pairlm.experiments.spec import load_experiment
 
     out = Path(args.out)
     if args.workers is not None and args.workers < 1:
@@ -180,12 +181,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RunFailed as e:
         print(f"error: {e}", file=sys.stderr)
         rc = 1
-    print_results(out)
+    reference = _finished_reference(out, load_experiment(Path(args.experiment)).reference)
+    print_results(out, reference)
     from pairlm.report.publish import write_report
 
-    for w in write_report(out, out, [])[1]:
+    for w in write_report(out, out, [reference] if reference else [])[1]:
         print(f"wrote {w}")
     return rc
+
+
+def _finished_reference(out: Path, reference: str | None) -> str | None:
+    """The experiment's `reference` run where the store holds a finished fold of it (a run
+    limited by --only or not started yet leaves the report to its default: best mean F1)."""
+    if reference is None:
+        return None
+    from pairlm.evaluation.store import ResultStore
+
+    with ResultStore(out, create=False) as store:
+        run = store.get_run(reference)
+        return reference if run is not None and store.fold_results(run.run_id) else None
 
 
 def cmd_glue(args: argparse.Namespace) -> int:

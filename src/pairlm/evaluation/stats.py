@@ -282,13 +282,16 @@ def compare_runs(
     order); `pooled` optionally (y_true, method's 0/1 predictions, reference's) on the pairs
     both scored. Returns {"diff", "p_paired_t", "p_corrected_t", "p_mcnemar", "n_mcnemar"}
     (McNemar NaN without `pooled`), and "diff_ci_low"/"diff_ci_high" (95% t interval of the
-    per-fold differences); no multiplicity adjustment (see `holm`)."""
+    per-fold differences); with one fold the t-tests and the interval are NaN. No
+    multiplicity adjustment (see `holm`)."""
     s = _as_scores(scores, "fold scores")
     ref = _as_scores(ref_scores, "reference fold scores")
     if s.shape != ref.shape:
         raise ValueError(f"{len(s)} fold scores against {len(ref)} of the reference")
-    _, p_t = paired_t_test(s, ref)
-    _, p_c = corrected_resampled_t_test(s, ref, n_train, n_test)
+    p_t = p_c = math.nan  # one fold: no fold-level test; McNemar still judges the pairs
+    if len(s) > 1:
+        _, p_t = paired_t_test(s, ref)
+        _, p_c = corrected_resampled_t_test(s, ref, n_train, n_test)
     p_mc, n_mc = math.nan, 0
     if pooled is not None:
         y, pred, pred_ref = (np.asarray(a) for a in pooled)

@@ -167,6 +167,9 @@ class Experiment:
     """The Ray cluster's address with backend "ray" (None: start a local Ray)."""
     check: Any = None
     """`[check]`: the behavioural suite on each run's fold-0 model (`experiments.checks`)."""
+    reference: str | None = None
+    """`[experiment] reference`: the run the report compares every other run against (None:
+    the run with the best mean F1); ignored while it has no finished fold."""
 
     def __post_init__(self) -> None:
         if not self.dataset_name:
@@ -291,7 +294,9 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
     exp = data.get("experiment", {})
     if not isinstance(exp, dict):
         raise ConfigError(f"{where}: [experiment] must be a table")
-    _unknown(f"{where} [experiment]", exp, {"name", "description", "backend", "address"})
+    _unknown(
+        f"{where} [experiment]", exp, {"name", "description", "backend", "address", "reference"}
+    )
     backend, address = _backend_keys(where, exp)
     dat = data.get("data")
     if not isinstance(dat, dict) or "dataset" not in dat:
@@ -439,7 +444,21 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         backend=backend,
         address=address,
         check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
+        reference=_reference(where, exp, [r.name for r in runs] + [n for n, _ in skipped]),
     )
+
+
+def _reference(where: str, exp: dict[str, Any], names: list[str]) -> str | None:
+    """[experiment] `reference`: the name of one of the experiment's runs, or absent."""
+    ref = exp.get("reference")
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or ref not in names:
+        raise ConfigError(
+            f"{where} [experiment]: `reference` must name one of the runs "
+            f"({', '.join(names)}), got {ref!r}"
+        )
+    return ref
 
 
 def _backend_keys(where: str, exp: dict[str, Any]) -> tuple[str, str | None]:

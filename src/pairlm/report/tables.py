@@ -135,7 +135,8 @@ def _add_comparisons(
     store: ResultStore, summaries: list[RunSummary], reference: str | None
 ) -> None:
     """P values of every run against the reference run (same splits), each on what the two
-    share: the corrected t on the folds both finished, McNemar on the pairs both scored
+    share: the corrected t on the folds both finished (none with only one: a run limited to
+    one fold gets McNemar alone), McNemar on the pairs both scored
     (runs with per-fold test subsamples or unfinished folds are compared on their
     intersection with the reference, not on the intersection of all runs); Holm across runs."""
     from pairlm.evaluation.stats import add_holm, compare_runs
@@ -166,7 +167,7 @@ def _add_comparisons(
     for s in peers:
         f1, p = folds_and_preds(s.name)
         folds = sorted(set(f1) & set(ref_f1))
-        if len(folds) < 2:
+        if not folds:
             continue
         keep = np.isin(p["fold"], folds)
         common, ia, ib = np.intersect1d(p["idx"][keep], ref_p["idx"], return_indices=True)
