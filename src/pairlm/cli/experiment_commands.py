@@ -163,10 +163,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --workers must be at least 1")
     if args.address and args.backend == "local":
         raise SystemExit("error: --address is for --backend ray")
+    exp = load_experiment(Path(args.experiment))
     rc = 0
     try:
         run_experiment(
-            Path(args.experiment),
+            exp,
             out,
             only=args.only,
             folds=fold_list(args.fold_ids),
@@ -181,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RunFailed as e:
         print(f"error: {e}", file=sys.stderr)
         rc = 1
-    reference = _finished_reference(out, load_experiment(Path(args.experiment)).reference)
+    reference = _finished_reference(out, exp.reference)
     print_results(out, reference)
     from pairlm.report.publish import write_report
 
@@ -199,7 +200,7 @@ def _finished_reference(out: Path, reference: str | None) -> str | None:
 
     with ResultStore(out, create=False) as store:
         run = store.get_run(reference)
-        return reference if run is not None and store.fold_results(run.run_id) else None
+        return reference if run is not None and store.finished_folds(run.run_id) else None
 
 
 def cmd_glue(args: argparse.Namespace) -> int:

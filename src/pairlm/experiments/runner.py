@@ -122,7 +122,7 @@ def plan(
 
 
 def run_experiment(
-    path: Path,
+    path: Path | Experiment,
     out: Path,
     *,
     only: list[str] | None = None,
@@ -133,7 +133,8 @@ def run_experiment(
     backend: str | None = None,
     address: str | None = None,
 ) -> Experiment:
-    """Run every (run, fold) of an experiment not yet in `out`'s store.
+    """Run every (run, fold) of an experiment (its file, or the file already loaded) not yet
+    in `out`'s store.
 
     `workers` > 1 runs whole runs side by side in worker processes (each writing its folds to
     the same SQLite store), starting a run only while the sum of the runs' `memory_gb` stays
@@ -145,7 +146,7 @@ def run_experiment(
     a local Ray started here), at most `workers` at once (default: as resources allow); this
     process alone writes the store.
     """
-    exp = load_experiment(Path(path))
+    exp = path if isinstance(path, Experiment) else load_experiment(Path(path))
     backend = backend or exp.backend
     address = address or exp.address
     if backend == "ray":
