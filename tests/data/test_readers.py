@@ -297,6 +297,7 @@ def test_side_file_written_only_when_rows_dropped(tmp_path: Path, _cache: Path) 
             "reason": EMPTY_TEXT,
             "detail": "text_b is empty or missing",
             "raw": "1\t3\t4\ta\t\t0",
+            "pair_id": "1",  # the row's own id (the side file joins back to the input)
         }
     ]
     explicit = tmp_path / "out" / "dropped.jsonl"

@@ -55,6 +55,74 @@ def test_every_row_answered_in_order(
     assert not list(tmp_path.glob(".preds.tsv.tmp"))
 
 
+ROWS_WITH_IDS = [  # (id, text_a, text_b, label): row 6 has an empty text, row 7 no label
+    ("1", "How do I learn Python?", "How do I learn Python?", "1"),
+    ("2", "What is AI?", "What is artificial intelligence?", "1"),
+    ("3", "What is AI?", "What is artificial intelligence?", "1"),
+    ("4", "Is tea healthy?", "Is coffee healthy?", "yes"),
+    ("5", "How to cook rice?", "Best way to cook rice?", "0"),
+    ("6", "", "One side is empty", "0"),
+    ("7", "What is the last row?", "Which row is the last?", None),
+]
+
+
+def _write_with_ids(path: Path) -> None:
+    import json
+
+    if path.suffix == ".tsv":  # row 7 leaves its label field off altogether
+        body = ["\t".join(x for x in r if x is not None) for r in ROWS_WITH_IDS]
+        path.write_text("id\ttext_a\ttext_b\tlabel\n" + "\n".join(body) + "\n")
+    elif path.suffix == ".csv":
+        import csv
+
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "text_a", "text_b", "label"])
+            w.writerows([[x or "" for x in r] for r in ROWS_WITH_IDS])
+    elif path.suffix == ".jsonl":
+        keys = ("id", "text_a", "text_b", "label")
+        path.write_text(
+            "".join(
+                json.dumps({k: v for k, v in zip(keys, r) if v is not None}) + "\n"
+                for r in ROWS_WITH_IDS
+            )
+        )
+    else:
+        import pandas as pd
+
+        pd.DataFrame(ROWS_WITH_IDS, columns=["id", "text_a", "text_b", "label"]).to_parquet(path)
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv", ".jsonl", ".parquet"])
+def test_every_output_row_keeps_the_inputs_own_id(
+    lexical_dir: Path, tmp_path: Path, suffix: str
+) -> None:
+    """Scored or not, each output row carries the input row's id, so it joins back by id."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    data = tmp_path / f"seven{suffix}"
+    _write_with_ids(data)
+    out = tmp_path / "preds.tsv"
+    assert main(["predict", str(lexical_dir), "--data", str(data), "--out", str(out)]) == 3
+    body = [ln.split("\t") for ln in out.read_text().splitlines()[1:]]
+    assert [r[1] for r in body] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [r[4] for r in body] == ["scored"] * 5 + ["unscored", "scored"]
+    assert body[5][5] == "empty_text"
+
+
+def test_a_malformed_row_keeps_its_id_where_it_has_one(lexical_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "bad.tsv"
+    data.write_text("id\ttext_a\ttext_b\tlabel\nq1\ta\tb\t1\nq2\tonly one text\nq3\tc\td\t0\n")
+    out = tmp_path / "preds.tsv"
+    assert main(["predict", str(lexical_dir), "--data", str(data), "--out", str(out)]) == 3
+    body = [ln.split("\t") for ln in out.read_text().splitlines()[1:]]
+    assert [(r[1], r[4], r[5]) for r in body] == [
+        ("q1", "scored", ""),
+        ("q2", "unscored", "malformed_line"),
+        ("q3", "scored", ""),
+    ]
+
+
 def test_training_reads_still_drop_self_pairs_and_bad_labels(tmp_path: Path) -> None:
     data = tmp_path / "seven.tsv"
     data.write_text(SEVEN)

@@ -137,6 +137,8 @@ def test_predict_on_ray_equals_predict_row_for_row(tmp_path: Path) -> None:
     assert len(a) == len(b) == 3001  # the header and every input row
     assert a == b
     assert sum(r.endswith("\tunscored\tempty_text") for r in b) == 1
+    # No id column: every row, scored or not, has its line-based id.
+    assert [r.split("\t")[1] for r in b[1:]] == [str(i) for i in range(2, 3002)]
 
 
 def test_mining_rerank_on_ray_equals_local(tmp_path: Path) -> None:

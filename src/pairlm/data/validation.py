@@ -43,9 +43,19 @@ class Issue:
     reason: str
     detail: str = ""
     raw: str = ""
+    pair_id: str | None = None
+    """The row's own id, where the reader got that far (`pair_id` of the output rows)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "reason": self.reason, "detail": self.detail, "raw": self.raw}
+        d: dict[str, Any] = {
+            "line": self.line,
+            "reason": self.reason,
+            "detail": self.detail,
+            "raw": self.raw,
+        }
+        if self.pair_id is not None:
+            d["pair_id"] = self.pair_id
+        return d
 
 
 @dataclass
@@ -74,12 +84,14 @@ class ValidationReport:
     def rows_repaired(self) -> int:
         return int(sum(self.repaired.values()))
 
-    def drop(self, line: int, reason: str, detail: str = "", raw: str = "") -> None:
-        """Count a dropped row; with policy "error", raise instead."""
+    def drop(
+        self, line: int, reason: str, detail: str = "", raw: str = "", pair_id: str | None = None
+    ) -> None:
+        """Count a dropped row (with its own id when known); with policy "error", raise instead."""
         if self.policy == "error":
             raise DataError(f"{self.source}, line {line}: {reason}: {detail}".rstrip(": "))
         self.dropped[reason] += 1
-        self.issues.append(Issue(line, reason, detail, raw))
+        self.issues.append(Issue(line, reason, detail, raw, pair_id))
 
     def repair(self, line: int, reason: str, detail: str = "") -> None:
         self.repaired[reason] += 1

@@ -52,7 +52,8 @@ def predict_rows(ds: Any, proba: np.ndarray, threshold: float) -> PredictRows:
     if rep is not None and lines is not None:
         unscored = [i for i in rep.issues if i.reason in rep.dropped]
         for i in unscored:
-            rows.append((i.line, f"line-{i.line}", "", "", "unscored", i.reason))
+            pid = i.pair_id if i.pair_id is not None else f"line-{i.line}"
+            rows.append((i.line, pid, "", "", "unscored", i.reason))
         rows.sort(key=lambda r: r[0])
     return PredictRows(rows, len(ds), [i.reason for i in unscored])
 

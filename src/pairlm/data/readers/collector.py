@@ -119,6 +119,8 @@ class _Collector:
     ) -> None:
         rep = self.report
         rep.rows_read += 1
+        if pid is None:
+            pid = str(line)  # no id column: the line-based id every output row uses
         if a.__class__ is not str or b.__class__ is not str:
             for side, t in (("text_a", a), ("text_b", b)):
                 if (
@@ -126,13 +128,15 @@ class _Collector:
                     and not isinstance(t, str)
                     and not (isinstance(t, float) and math.isnan(t))
                 ):
-                    rep.drop(line, MALFORMED_LINE, f"{side} is {type(t).__name__}, not text", raw)
+                    rep.drop(
+                        line, MALFORMED_LINE, f"{side} is {type(t).__name__}, not text", raw, pid
+                    )
                     return
             a = a if isinstance(a, str) else ""
             b = b if isinstance(b, str) else ""
         if not a or a.isspace() or not b or b.isspace():
             side = "text_a" if not a or a.isspace() else "text_b"
-            rep.drop(line, EMPTY_TEXT, f"{side} is empty or missing", raw)
+            rep.drop(line, EMPTY_TEXT, f"{side} is empty or missing", raw, pid)
             return
         if self.labelled:
             y = _LABELS.get(label) if label.__class__ is str else None
@@ -140,7 +144,7 @@ class _Collector:
                 y = self.label_fn(label)
                 if y is None:
                     if not self.keep_bad_labels:
-                        rep.drop(line, BAD_LABEL, f"label {label!r} is not 0 or 1", raw)
+                        rep.drop(line, BAD_LABEL, f"label {label!r} is not 0 or 1", raw, pid)
                         return
                     # Scoring needs no label: the row is scored, its label left unknown.
                     rep.repair(line, REPAIR_LABEL_IGNORED, f"label {label!r} is not 0 or 1")
@@ -149,7 +153,7 @@ class _Collector:
             y = MISSING_LABEL
         if self.drop_self_pairs:
             if ida is not None and ida == idb:
-                rep.drop(line, SELF_PAIR, f"both texts have id {ida!r}", raw)
+                rep.drop(line, SELF_PAIR, f"both texts have id {ida!r}", raw, pid)
                 return
             if a.isascii() and b.isascii():
                 # NFKC is the identity on ASCII: compare case-folded words directly.
@@ -157,15 +161,13 @@ class _Collector:
             else:
                 same = self.norm(a) == self.norm(b)
             if same:
-                rep.drop(line, SELF_PAIR, "both texts are the same after normalisation", raw)
+                rep.drop(line, SELF_PAIR, "both texts are the same after normalisation", raw, pid)
                 return
         if self.drop_duplicates:
             prev = self._seen.setdefault((a, b) if a <= b else (b, a), line)
             if prev != line:
-                rep.drop(line, DUPLICATE_PAIR, f"same two texts as line {prev}", raw)
+                rep.drop(line, DUPLICATE_PAIR, f"same two texts as line {prev}", raw, pid)
                 return
-        if pid is None:
-            pid = str(line)
         prev = self._pids.setdefault(pid, line)
         if prev != line:
             new = f"{pid}@{line}"

@@ -106,6 +106,14 @@ def _csv_fields(record: str) -> list[str] | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def _row_id(fields: Sequence[str], column: int | None, lineno: int) -> str | None:
+    """The id of a row that is dropped before it is parsed whole: its id field where the line
+    has one, its line number where the input has no id column, else None (unknown)."""
+    if column is None:
+        return str(lineno)
+    return fields[column].strip() if column < len(fields) else None
+
+
 def _parse_label(value: Any) -> int | None:
     if isinstance(value, str):
         v = _LABELS.get(value)

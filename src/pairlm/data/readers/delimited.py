@@ -16,6 +16,7 @@ from pairlm.data.readers.common import (
     _header_key,
     _parse_label,
     _printable,
+    _row_id,
     _split_lines,
     _undecodable_line,
     _unquote,
@@ -154,12 +155,17 @@ def _read_delimited_lines(
         if nf != n:
             if nf > n and layout.at_least:
                 report.repair(lineno, REPAIR_EXTRA_COLUMNS, f"{nf} fields; read the first {n}")
+            elif options.scoring and nf == n - 1 and tl == n - 1:
+                # Scoring needs no label: a row whose last field, the label, is left off is
+                # read with an empty one (the collector records it as label_ignored).
+                fields.append("")
             else:
                 report.rows_read += 1
                 detail = f"{nf} field(s), expected {n}"
                 if nf == n - 1 and tl == n - 1 and fields[-1][-2:] in (" 0", " 1"):
                     detail += " (the label seems separated by a space instead of a tab)"
-                report.drop(lineno, MALFORMED_LINE, detail, _printable(line))
+                row_id = None if mrpc_pid or fmt == "stsb" else _row_id(fields, tp, lineno)
+                report.drop(lineno, MALFORMED_LINE, detail, _printable(line), row_id)
                 continue
         if mrpc_pid:
             pid: str | None = f"{fields[t1]}-{fields[t2]}"  # type: ignore[index]

@@ -16,6 +16,7 @@ from pairlm.data.readers.common import (
     ReadOptions,
     _bad_bytes,
     _printable,
+    _row_id,
     _split_lines,
     _undecodable_line,
     read_text,
@@ -82,7 +83,7 @@ def _read_csv(path: Path, fmt: str, report: ValidationReport, options: ReadOptio
             detail = f"{len(row)} field(s), expected {n}"
             if span > 1:
                 detail += f" (a quoted field spans lines {lineno}-{lineno + span - 1})"
-            report.drop(lineno, MALFORMED_LINE, detail, raw)
+            report.drop(lineno, MALFORMED_LINE, detail, raw, _row_id(row, layout.pair_id, lineno))
             continue
         if span > 1:
             report.repair(
