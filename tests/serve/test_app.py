@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
 
-from conftest import API_KEY, start_server
+from conftest import API_KEY, HOST, LAUNCH, TINY_DIR, free_port, start_server
+from pairlm.errors import ConfigError
 from pairlm.serve.config import ServeConfig, load_config
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -41,6 +47,21 @@ def test_score(server):
     body = r.json()
     assert body["probabilities"][0] == pytest.approx(1.0) and body["probabilities"][1] < 0.3
     assert body["duplicates"] == [True, False] and 0 < body["threshold"] < 1
+    assert [(x["position"], x["id"]) for x in body["results"]] == [(0, None), (1, None)]
+    assert [x["probability"] for x in body["results"]] == body["probabilities"]
+
+
+def test_score_answers_carry_position_and_id(server):
+    pairs = [
+        {"id": "q-9", "text_a": "how do i learn python", "text_b": "why is the sky blue"},
+        {"text_a": "a b", "text_b": "a b c"},
+        {"id": "7", "text_a": "how do i learn python", "text_b": "how do i learn python"},
+    ]
+    r = httpx.post(server.url + "/v1/score", json={"pairs": pairs})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert [(x["position"], x["id"]) for x in res] == [(0, "q-9"), (1, None), (2, "7")]
+    assert res[2]["duplicate"] is True and res[0]["duplicate"] is False
 
 
 def test_match_with_candidates_and_against_index(server):
@@ -148,16 +169,59 @@ def test_metrics(server):
     assert "process_resident_memory_bytes" in text  # prometheus_client's process metrics
 
 
-def test_503_when_loading_failed(tmp_path):
-    srv = start_server(tmp_path / "no-index", tmp_path / "log.txt")
+@pytest.mark.parametrize("flag", ["--index", "--reranker"])
+def test_a_bad_path_ends_before_any_port_is_bound(tmp_path, flag):
+    """A path that is no index / no saved model: one line naming it, exit 2, no listener."""
+    port = free_port()
+    bad = tmp_path / "no" / "such" / "dir"
+    args = [sys.executable, "-c", LAUNCH, str(TINY_DIR), flag, str(bad), "--port", str(port)]
+    t0 = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - t0 < 30  # the check happens before anything heavy loads
+    assert done.returncode == 2, done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and flag in lines[0] and str(bad) in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and "startup complete" not in done.stderr
+    with socket.socket() as sock:  # nothing is listening: the port was never bound
+        assert sock.connect_ex((HOST, port)) != 0
+
+
+def test_a_directory_that_is_no_model_is_named(tmp_path):
+    from pairlm.serve.app import preflight
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"--reranker .*empty.*not a saved pairlm model"):
+        preflight(None, tmp_path / "empty")
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "pairlm_model.json").write_text(
+        '{"family": "no-such-family", "config": {}, "threshold": 0.5}'
+    )
+    with pytest.raises(ConfigError, match="unknown family 'no-such-family'"):
+        preflight(None, tmp_path / "odd")
+    with pytest.raises(ConfigError, match=r"--index .*empty.*not a pairlm index"):
+        preflight(tmp_path / "empty", None)
+
+
+def test_a_model_that_fails_to_load_is_reported_then_the_server_exits(tmp_path, tiny_reranker):
+    """A valid-looking model whose weights are gone: /health says why (503), the log has
+    one line and no traceback, and the process exits non-zero by itself."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_reranker, broken)
+    for f in broken.iterdir():
+        if f.name != "pairlm_model.json":
+            f.unlink() if f.is_file() else shutil.rmtree(f)
+    log = tmp_path / "log.txt"
+    srv = start_server(None, log, reranker=str(broken))
     try:
         h = httpx.get(srv.url + "/health")
-        assert h.status_code == 503 and h.json()["status"] == "error"
-        assert "not a pairlm index" in h.json()["error"]
-        r = httpx.post(srv.url + "/v1/search", json={"text": "hello"})
+        assert h.status_code == 503 and h.json()["status"] == "error" and h.json()["error"]
+        r = httpx.post(srv.url + "/v1/score", json={"pairs": [{"text_a": "a", "text_b": "b"}]})
         assert r.status_code == 503 and "failed to load" in r.json()["detail"]
+        assert srv.proc.wait(timeout=60) == 1
     finally:
         srv.stop()
+    text = log.read_text()
+    assert "loading failed" in text and "Traceback" not in text
 
 
 def test_503_while_loading(tmp_path):

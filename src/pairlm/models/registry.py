@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairlm.errors import ConfigError
 from pairlm.models.base import PairClassifier, read_model_meta
 
 
@@ -164,6 +165,21 @@ def create(name: str, config: dict[str, Any] | None = None) -> PairClassifier:
     """Instantiate family `name` with a config given as a dict (validated)."""
     cls = get_family(name)
     return cls(cls.config_cls.from_dict(dict(config or {})))
+
+
+def check_saved_model(path: str | Path) -> str:
+    """The family of the saved model in directory `path`, checked without loading it (no
+    weights read, no heavy import): FileNotFoundError when `path` is no directory or holds no
+    `pairlm_model.json`, ConfigError when that file is unreadable or names an unknown family."""
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"{p}: no such directory (expected a saved pairlm model)")
+    family = read_model_meta(p)["family"]
+    if family not in _FAMILIES:
+        raise ConfigError(
+            f"{p} holds a model of unknown family {family!r}; known: {', '.join(available())}"
+        )
+    return family
 
 
 def load_model(path: str | Path) -> PairClassifier:

@@ -214,6 +214,30 @@ class CorpusIndex:
         idx._index = idx._new_faiss(0)
         return idx
 
+    @staticmethod
+    def inspect(path: str | Path) -> dict[str, Any]:
+        """The recorded settings of the index at `path`, read without loading it or changing
+        a byte: FileNotFoundError when it is no index, CorpusIndexError when unreadable or of
+        an unsupported format."""
+        p = Path(path)
+        if not p.is_dir():
+            raise FileNotFoundError(f"{p}: no such directory (expected a pairlm index)")
+        if not (p / DB_FILE).is_file():
+            raise FileNotFoundError(f"{p} is not a pairlm index (no {DB_FILE})")
+        try:
+            conn = sqlite3.connect(f"file:{p / DB_FILE}?mode=ro", uri=True)
+            try:
+                meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+            finally:
+                conn.close()
+        except (sqlite3.Error, ValueError) as e:
+            raise CorpusIndexError(f"{p / DB_FILE}: not a readable pairlm index: {e}") from None
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise CorpusIndexError(
+                f"{p}: index format {meta.get('format_version')} is not supported"
+            )
+        return meta
+
     @classmethod
     def open(
         cls, path: str | Path, *, encoder: str | None = None, load_encoder: bool = True

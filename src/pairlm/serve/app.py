@@ -20,6 +20,7 @@ import argparse
 import hmac
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -31,6 +32,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from pairlm.errors import ConfigError
 from pairlm.serve.config import ServeConfig, load_config
 from pairlm.serve.metrics import CONTENT_TYPE, Metrics
 
@@ -54,6 +56,8 @@ class _Strict(BaseModel):
 class TextPair(_Strict):
     text_a: str
     text_b: str
+    id: str | None = Field(default=None, max_length=512)
+    """The caller's own id for the pair, given back with its answer."""
 
 
 class ScoreRequest(_Strict):
@@ -61,7 +65,18 @@ class ScoreRequest(_Strict):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class PairScore(BaseModel):
+    position: int
+    """The pair's 0-based position in the request."""
+    id: str | None = None
+    """The pair's `id`, when the request gave one."""
+    probability: float
+    duplicate: bool
+
+
 class ScoreResponse(BaseModel):
+    results: list[PairScore]
+    """One answer per pair, in request order."""
     probabilities: list[float]
     duplicates: list[bool]
     threshold: float
@@ -170,6 +185,8 @@ class ServiceState:
         self.ready = threading.Event()
         self.error: str | None = None
         self.thread: threading.Thread | None = None
+        self.on_failure: Callable[[], None] | None = None
+        """Called once, from the loader thread, after loading failed (`serve` stops then)."""
 
     def load(self) -> None:
         try:
@@ -191,9 +208,12 @@ class ServiceState:
                 f"{len(index)} documents" if index is not None else "no index (scoring only)",
                 time.perf_counter() - t0,
             )
-        except Exception as e:  # reported by /health and 503s; the server stays up
-            log.exception("loading failed")
+        except Exception as e:  # reported by /health and 503s, then `on_failure`
             self.error = f"{type(e).__name__}: {e}"
+            # One line; the traceback only with -v (debug logging).
+            log.error("loading failed: %s", self.error, exc_info=log.isEnabledFor(logging.DEBUG))
+            if self.on_failure is not None:
+                self.on_failure()
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.load, name="pairlm-loader", daemon=True)
@@ -450,9 +470,14 @@ def create_app(
         rr = state.reranker
         p = rr.score([x.text_a for x in req.pairs], [x.text_b for x in req.pairs])
         thr = rr.threshold if req.threshold is None else req.threshold
+        probs = [float(v) for v in p]
         return ScoreResponse(
-            probabilities=[float(v) for v in p],
-            duplicates=[bool(v >= thr) for v in p],
+            results=[
+                PairScore(position=i, id=x.id, probability=v, duplicate=v >= thr)
+                for i, (x, v) in enumerate(zip(req.pairs, probs))
+            ],
+            probabilities=probs,
+            duplicates=[v >= thr for v in probs],
             threshold=thr,
             model=rr.family,
         )
@@ -600,19 +625,61 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "info",
-) -> None:
-    """Run the service with uvicorn until interrupted."""
+) -> int:
+    """Run the service with uvicorn until interrupted: 0 then, 1 when loading failed (after
+    `/health` has said why for `LOAD_FAILURE_GRACE_S` seconds)."""
     import uvicorn
 
+    preflight(index_dir, reranker_dir)
     app = create_app(index_dir, reranker_dir=reranker_dir, encoder=encoder, config=config)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    )
+    state: ServiceState = app.state.pairlm
+
+    def stop_later() -> None:
+        t = threading.Timer(LOAD_FAILURE_GRACE_S, lambda: setattr(server, "should_exit", True))
+        t.daemon = True
+        t.start()
+
+    state.on_failure = stop_later
+    server.run()
+    if state.error:
+        log.error("pairlm serve: stopped, the model or index failed to load: %s", state.error)
+        return 1
+    return 0
+
+
+LOAD_FAILURE_GRACE_S = 5.0
+"""How long a server whose model or index failed to load keeps answering `/health` (with the
+reason) before it exits non-zero."""
+
+
+def preflight(index_dir: str | Path | None, reranker_dir: str | Path | None) -> None:
+    """Check every path before a port is bound: the index is a pairlm index of a supported
+    format, the reranker a saved pairlm model of a known family. Raises ConfigError naming
+    the flag and the path."""
+    from pairlm.models.registry import check_saved_model
+    from pairlm.search.index import CorpusIndex, CorpusIndexError
+
+    try:
+        if index_dir is not None:
+            CorpusIndex.inspect(index_dir)
+    except (FileNotFoundError, CorpusIndexError) as e:
+        raise ConfigError(f"--index {index_dir}: {e}") from None
+    try:
+        if reranker_dir is not None:
+            check_saved_model(reranker_dir)
+    except (FileNotFoundError, ConfigError) as e:
+        raise ConfigError(f"--reranker {reranker_dir}: {e}") from None
 
 
 def serve_from_args(args: argparse.Namespace, log_level: str = "info") -> int:
-    """Run the service the parsed options (`config.add_serve_arguments`) describe."""
+    """Run the service the parsed options (`config.add_serve_arguments`) describe: 2 with a
+    one-line error when a path is wrong (before any port is bound), 1 when loading failed."""
     if not args.index and not args.reranker:
         raise SystemExit("error: pairlm serve needs --index, --reranker, or both")
-    serve(
+    return serve(
         args.index,
         reranker_dir=args.reranker,
         encoder=args.encoder,
@@ -621,7 +688,6 @@ def serve_from_args(args: argparse.Namespace, log_level: str = "info") -> int:
         port=args.port,
         log_level=log_level,
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -635,7 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return serve_from_args(a, a.log_level)
+    try:
+        return serve_from_args(a, a.log_level)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
