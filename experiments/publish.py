@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         out = args.results / name
         cmd = ["report", str(args.store), "--json", "-q", "--out", str(out), "--with-store"]
+        cmd += ["--experiment", name]
         cmd += ["--runs", ",".join(have)]
         also = set(ALSO.get(name, []))
         if also & set(have):
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         refs = [r for refs in REFERENCES.values() for r in refs if r in done]
         cmd = ["report", str(args.store), "--json", "-q", "--out", str(progress)]
         cmd += ["--with-store", "--runs", ",".join(going + refs), "--store-runs", ",".join(going)]
+        cmd += ["--experiment", "runs in progress"]
         for ref in going:
             cmd += ["--reference", ref]
         rc = pairlm(cmd)

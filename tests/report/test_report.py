@@ -373,3 +373,41 @@ def test_report_json_and_md_hold_the_learning_curves(store_dir: Path, tmp_path: 
     assert [p["run"] for p in curves[0]["points"]] == ["small", "full"]
     assert curves[0]["f1_per_doubling"] is not None
     assert "## Learning curves" in (out / "report.md").read_text()
+
+
+def test_the_terminal_table_fits_100_columns_with_whole_run_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default results table: at most 100 columns however long the run names (up to
+    what pairlm's own experiments use), every name whole; --wide keeps every column."""
+    from pairlm.cli.experiment_commands import print_results
+
+    long = "smollm2-lora-full-al16-order-sym-a"  # longer than any committed run name
+    with ResultStore(tmp_path) as store:
+        lexical_toy_run(store, {"max_word_features": 300, "n_bins": 4}, "lexical")
+        lexical_toy_run(store, {"max_word_features": 100, "n_bins": 3}, long)
+    print_results(tmp_path, "lexical")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(x) for x in lines) <= 100, out
+    assert any(x.startswith(long + " ") for x in lines), out
+    assert "P Holm" in out and "McNemar" not in lines[1]
+    print_results(tmp_path, "lexical", wide=True)
+    wide = capsys.readouterr().out
+    assert "P McNemar" in wide and "backbone" in wide
+
+
+def test_the_report_names_the_experiment_not_a_temporary_folder(tmp_path: Path) -> None:
+    src = tmp_path / "runs" / "exp"
+    with ResultStore(src) as store:
+        lexical_toy_run(store, {"max_word_features": 300, "n_bins": 4}, "lexical")
+        lexical_toy_run(store, {"max_word_features": 100, "n_bins": 3}, "lexical-small")
+    out = tmp_path / "results" / "exp"
+    args = ["report", str(src), "--out", str(out), "--runs", "lexical", "--with-store", "-q"]
+    assert main([*args, "--experiment", "toy-cv"]) == 0
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    for text in (md, page):
+        assert "pairlm-report-" not in text and text.count(str(src.resolve())) >= 1
+        assert "experiment toy-cv" in text.lower() and "results.sqlite" in text
+    assert str(src.resolve()) in md  # outside the working directory: the absolute path

@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold-ids", help="only these folds, e.g. 0,1")
     p.add_argument("--reference", help="run to compare against (default: best mean F1)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="print every column of the results table (default: the main ones, 100 columns)",
+    )
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser(
@@ -133,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUNS",
         help="with --with-store: copy only these runs into the snapshot (the report still "
         "covers every run), e.g. to leave out runs another snapshot already holds",
+    )
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="the experiment's name, as the report states it (default: the --out directory's)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
@@ -171,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default: start a local Ray",
     )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="print every column of the results table (default: the main ones, 100 columns)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

@@ -29,14 +29,20 @@ def _protocol_from_args(args: argparse.Namespace) -> Any:
         raise SystemExit(f"error: {e}") from e
 
 
-def print_results(out_dir: Path, reference: str | None = None) -> None:
+def print_results(out_dir: Path, reference: str | None = None, wide: bool = False) -> None:
+    """The results table: by default the main columns in at most 100 columns (run names
+    whole); `wide`: every column, as in the report."""
     from pairlm.evaluation.store import ResultStore
-    from pairlm.report.tables import rich_table, summarize_grouped
+    from pairlm.report.tables import COMPACT_NOTE, COMPACT_WIDTH, rich_table, summarize_grouped
 
     with ResultStore(out_dir, create=False) as store:
         summaries = summarize_grouped(store, reference)
     con = console()
-    con.print(rich_table(summaries, title=f"Results in {out_dir}"))
+    if not wide:
+        con.width = min(con.width, COMPACT_WIDTH)
+    con.print(rich_table(summaries, title=f"Results in {out_dir}", wide=wide))
+    if not wide and summaries:
+        con.print(COMPACT_NOTE, style="dim")
     caveats = sorted({c for s in summaries for c in s.caveats})
     for c in caveats:
         con.print(f"[yellow]caveat:[/yellow] {c}")
@@ -89,7 +95,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 "run the same command again to resume."
             )
             return 130
-    print_results(out, args.reference)
+    print_results(out, args.reference, getattr(args, "wide", False))
     con.print(f"results: {out / 'results.sqlite'}; `pairlm report {out}` writes the report")
     return 0
 
@@ -117,6 +123,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             with_store=getattr(args, "with_store", False),
             store_runs=store_runs,
             with_json=args.json,
+            experiment=getattr(args, "experiment", None),
         )
     except (StoreError, FileNotFoundError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e
@@ -183,10 +190,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         rc = 1
     reference = _finished_reference(out, exp.reference)
-    print_results(out, reference)
+    print_results(out, reference, getattr(args, "wide", False))
     from pairlm.report.publish import write_report
 
-    for w in write_report(out, out, [reference] if reference else [])[1]:
+    for w in write_report(out, out, [reference] if reference else [], experiment=exp.name)[1]:
         print(f"wrote {w}")
     return rc
 

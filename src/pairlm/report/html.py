@@ -320,18 +320,21 @@ def build_html(
     reference: str | None = None,
     k_errors: int = 8,
     checks: dict[str, dict[str, Any]] | None = None,
+    source: str | None = None,
+    name: str | None = None,
 ) -> str:
     """The report page as a string (`checks`: behavioural results by run, for a Behaviour
-    section; default: those next to the store)."""
+    section; default: those next to the store; `source`: what the report is of, default the
+    store's directory; `name`: the page title's, default the store directory's name)."""
     runs_all = store.runs()
     run_by_name = {r.name: r for r in runs_all}
     transfers = store.transfers()
     head = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>pairlm results — {_e(store.directory.name)}</title><style>{_CSS}</style></head>"
+        f"<title>pairlm results — {_e(name or store.directory.name)}</title><style>{_CSS}</style></head>"
         "<body><h1>pairlm results</h1>"
-        f"<p class='note'>{_e(store.directory)} · generated "
+        f"<p class='note'>{_e(source or store.directory)} · generated "
         f"{_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}</p>"
     )
     summaries_all = summarize(store, None, bootstrap=0)
@@ -443,9 +446,7 @@ def build_html(
         except Exception as e:
             log.warning("error analysis of %s failed: %s", key, e, exc_info=True)
             body.append(f"<p class='note'>error analysis failed: {_e(e)}</p>")
-    body.append(
-        f"<p class='note'>Made by pairlm from <code>{_e(store.path)}</code>.</p></body></html>"
-    )
+    body.append(f"<p class='note'>Made by pairlm: {_e(source or store.path)}.</p></body></html>")
     return head + "".join(body)
 
 
@@ -454,11 +455,14 @@ def write_html(
     path: str | Path,
     reference: str | None = None,
     checks: dict[str, dict[str, Any]] | None = None,
+    *,
+    source: str | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write the self-contained `report.html` for `store` to `path`; returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = build_html(store, reference, checks=checks)
+    page = build_html(store, reference, checks=checks, source=source, name=name)
     tmp = target.with_suffix(target.suffix + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)

@@ -27,13 +27,15 @@ def write_report(
     with_store: bool = False,
     store_runs: list[str] | None = None,
     with_json: bool = False,
+    experiment: str | None = None,
 ) -> tuple[str, list[Path]]:
     """Write the report of the store in `src` to `out` (which may be `src`).
 
     `references`: the runs compared against (the first one leads the markdown report);
     `runs`: only these runs; `with_store`: also a snapshot of the store in `out`, holding
     only `store_runs` if given (the report still covers every run: a run published in
-    another snapshot need not be copied twice); `with_json`: also `summary.json`. Returns
+    another snapshot need not be copied twice); `with_json`: also `summary.json`;
+    `experiment`: the name the report gives its results (default: `out`'s name). Returns
     (the markdown, the files written). Raises `FileNotFoundError` without a store,
     `ValueError` for `runs`/`with_store` into `src` or `store_runs` outside `runs`, and
     `StoreError` for a snapshot that cannot be taken."""
@@ -47,6 +49,8 @@ def write_report(
         if extra:
             raise ValueError(f"--store-runs names run(s) not in --runs: {', '.join(extra)}")
     lead = references[0] if references else None
+    experiment = experiment or out.resolve().name
+    source = describe_source(src, experiment, with_store)
     written: list[Path] = []
     data = src
     with tempfile.TemporaryDirectory(prefix="pairlm-report-") as tmp:
@@ -64,7 +68,7 @@ def write_report(
             with ResultStore(data, create=False) as store:
                 written.append(store.snapshot(out, runs=store_runs))
         with ResultStore(data, create=False) as store:
-            md = markdown_report(store, lead)
+            md = markdown_report(store, lead, source)
             summary = summary_dict(store, references) if with_json else None
             learning = curves.from_store(store)
             md += curves.markdown(learning)
@@ -74,7 +78,10 @@ def write_report(
                 from pairlm.report.html import write_html
 
                 checks = load_checks(src, runs)
-                written.insert(0, write_html(store, out / "report.html", lead, checks))
+                page = out / "report.html"
+                written.insert(
+                    0, write_html(store, page, lead, checks, source=source, name=experiment)
+                )
     md, summary = _behaviour_section(src, out, runs, md, summary)
     target = out / "report.md"
     target.write_text(md, encoding="utf-8")
@@ -84,6 +91,18 @@ def write_report(
         target.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", "utf-8")
         written.insert(1, target)
     return md, written
+
+
+def describe_source(src: Path, experiment: str, with_store: bool) -> str:
+    """What a report is of, in one line: the experiment's name, the store directory the user
+    gave (relative to the working directory where it is below it), and the snapshot of the
+    store written beside the report, if one is. Never a temporary folder."""
+    try:
+        where = str(src.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        where = str(src.resolve())
+    text = f"experiment {experiment}, from the result store in {where}"
+    return text + ("; store snapshot: results.sqlite beside this report" if with_store else "")
 
 
 def _behaviour_section(

@@ -282,23 +282,114 @@ def markdown_table(summaries: list[RunSummary]) -> str:
     return "\n".join([head, sep, *body])
 
 
-def rich_table(summaries: list[RunSummary], title: str = "Results") -> Any:
+COMPACT_COLUMNS = (
+    "run",
+    "folds",
+    "F1 [95% CI]",
+    "ΔF1 [CI]",
+    "P Holm",
+    "AUC",
+    "fit s",
+    "pairs/s",
+)
+"""The terminal table's columns (`rich_table(wide=False)`): F1 and ΔF1 in points."""
+COMPACT_WIDTH = 100
+"""The terminal table fits this many columns (or the terminal, when narrower)."""
+COMPACT_NOTE = (
+    "F1, ΔF1 (vs the reference run) in points; P: corrected t-test, Holm (McNemar's for one "
+    "shared fold); AUC: ROC-AUC; "
+    "fit s: per fold; --wide: every column"
+)
+
+
+def _pts(x: float | None, sign: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * x:+.1f}" if sign else f"{100 * x:.1f}"
+
+
+def compact_rows(summaries: list[RunSummary], two_lines: bool = False) -> list[list[str]]:
+    """The rows of the terminal table (`COMPACT_COLUMNS`), best mean F1 first; `two_lines`:
+    each interval on a line of its own under its estimate (a narrower table)."""
+    rows = []
+    sep = "\n" if two_lines else " "
+    for s in sorted(summaries, key=lambda s: -s.means["f1"]):
+        c = s.comparison
+        if c.get("reference") == s.name:
+            delta, p = "ref.", "ref."
+        else:
+            delta = _pts(c.get("diff"), True)
+            lo, hi = c.get("diff_ci_low"), c.get("diff_ci_high")
+            if "diff" in c and _pts(lo) != "—" and _pts(hi) != "—":
+                delta += f"{sep}[{_pts(lo, True)},{_pts(hi, True)}]"
+            p = _fmt_p(c.get("p_corrected_t_holm"))
+            p = _fmt_p(c.get("p_mcnemar_holm")) if p == "—" else p
+        rows.append(
+            [
+                s.name,
+                f"{s.folds_done}/{s.folds_total}",
+                f"{_pts(s.means['f1'])}{sep}[{_pts(s.f1_ci[0])},{_pts(s.f1_ci[1])}]",
+                delta,
+                p,
+                _fmt(s.means["roc_auc"], 3),
+                f"{s.fit_seconds:,.0f}",
+                f"{s.pairs_per_second:,.0f}"
+                if s.pairs_per_second >= 10
+                else f"{s.pairs_per_second:.1f}",
+            ]
+        )
+    return rows
+
+
+def _natural_width(rows: list[list[str]]) -> list[int]:
+    cols = [COMPACT_COLUMNS, *rows]
+    return [max(len(part) for r in cols for part in r[i].split("\n")) for i in range(len(cols[0]))]
+
+
+def rich_table(
+    summaries: list[RunSummary], title: str = "Results", wide: bool = True, width: int = 100
+) -> Any:
+    """The results as a rich table: every column (`TABLE_COLUMNS`, as in the report), or
+    with `wide=False` the terminal's (`COMPACT_COLUMNS`) in at most `width` columns where
+    the run names allow: intervals go on a second line when one line would be wider. Run
+    names are never cut."""
     from rich.table import Table
 
-    t = Table(title=title)
-    for c in TABLE_COLUMNS:
-        t.add_column(c, justify="left" if c in ("method", "backbone") else "right")
-    for r in table_rows(summaries):
+    if wide:
+        t = Table(title=title)
+        for c in TABLE_COLUMNS:
+            t.add_column(c, justify="left" if c in ("method", "backbone") else "right")
+        for r in table_rows(summaries):
+            t.add_row(*r)
+        return t
+    rows = compact_rows(summaries)
+    gaps = 2 * (len(COMPACT_COLUMNS) - 1)
+    if sum(_natural_width(rows)) + gaps > width:
+        rows = compact_rows(summaries, two_lines=True)
+    t = Table(
+        title=title,
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        header_style="bold underline",
+        title_justify="left",
+    )
+    for c, w in zip(COMPACT_COLUMNS, _natural_width(rows)):
+        t.add_column(c, justify="left" if c == "run" else "right", no_wrap=True, min_width=w)
+    for r in rows:
         t.add_row(*r)
     return t
 
 
-def markdown_report(store: ResultStore, reference: str | None = None) -> str:
-    """`report.md`: protocol, data, caveats, the results table."""
+def markdown_report(
+    store: ResultStore, reference: str | None = None, source: str | None = None
+) -> str:
+    """`report.md`: protocol, data, caveats, the results table (`source`: what the report is
+    of, `publish.describe_source`; default: the store's directory)."""
     from pairlm.evaluation.cv import Protocol
 
     summaries = summarize_grouped(store, reference)
-    lines = ["# pairlm results", ""]
+    lines = ["# pairlm results", "", (source or str(store.directory)).capitalize() + ".", ""]
     if not summaries:
         return "\n".join([*lines, "No finished folds in this store yet."])
     per_run = ("max_train", "max_test")
