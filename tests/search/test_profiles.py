@@ -201,3 +201,24 @@ def test_corpus_profile_field(tmp_path):
     (tmp_path / "bad.jsonl").write_text(json.dumps({"text": "t", "profile": ["x"]}))
     with pytest.raises(CorpusError, match=r"bad.jsonl:1: field 'profile' must be a string"):
         read_corpus(tmp_path / "bad.jsonl")
+
+
+def test_match_and_evaluate_scores_every_judged_pair_with_the_reranker(enc, tiny_reranker):
+    from pairlm.search.judge import Judgements, JudgementsError
+    from pairlm.search.matching import match_and_evaluate
+    from pairlm.search.rerank import Reranker
+
+    cands = ["how do i learn python", "how do i learn java", "why is the sky blue"]
+    ids = ["c1", "c2", "c3"]
+    for grades, loss in (([3, 2, 1], 0.0), ([1, 2, 3], 1.0)):
+        j = Judgements.from_rows([("q", c, g) for c, g in zip(ids, grades)])
+        res, report = match_and_evaluate(
+            ["q"], ["how do i learn python"], ids, cands, j, encoder=enc, k=1,
+            reranker=Reranker(tiny_reranker),
+        )  # fmt: skip
+        assert len(res["q"]) == 1 and res["q"][0].probability is not None
+        assert report["metrics"]["pairwise_loss"]["mean"] == loss  # by P(duplicate): 1 > 4/6 > 0
+        assert report["per_query"][0]["judged"] == 3
+    unknown = Judgements.from_rows([("q", "c9", 1)], source="j.csv")
+    with pytest.raises(JudgementsError, match=r"j.csv:1: candidate_id 'c9' is not in"):
+        match_and_evaluate(["q"], ["x"], ids, cands, unknown, encoder=None)  # type: ignore[arg-type]
