@@ -204,12 +204,16 @@ def _add_match_command(subparsers: Any) -> None:
     p.add_argument(
         "--top-n",
         type=_positive,
-        default=3,
+        default=2,
         help="with --pool mean: the number of best (query document, candidate document) "
-        "pairs averaged (default 3)",
+        "pairs averaged (default 2)",
     )
     p.add_argument(
-        "--max-words", type=_positive, default=160, help="passage budget in words (default 160)"
+        "--max-words",
+        type=_positive,
+        default=32,
+        help="passage budget in words (default 32; the work grows with the product of the "
+        "passage counts: raise it for very large collections)",
     )
     p.add_argument(
         "--overlap",
