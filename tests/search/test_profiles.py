@@ -222,3 +222,31 @@ def test_match_and_evaluate_scores_every_judged_pair_with_the_reranker(enc, tiny
     unknown = Judgements.from_rows([("q", "c9", 1)], source="j.csv")
     with pytest.raises(JudgementsError, match=r"j.csv:1: candidate_id 'c9' is not in"):
         match_and_evaluate(["q"], ["x"], ids, cands, unknown, encoder=None)  # type: ignore[arg-type]
+
+
+def test_match_index_widens_until_no_unretrieved_document_can_rank_higher(tmp_path, tiny_encoder):
+    """A query profile of two documents (along e1 and e2), pooled by mean: 20 documents near
+    each axis fill each passage's first 16 neighbours, and the one document between the axes
+    (the best by mean: 0.707 against about 0.48) is retrieved by neither. The settle check
+    sees the top score below the 16th similarities and widens the retrieval to 32."""
+    from pairlm.search.index import CorpusIndex
+
+    rng = np.random.default_rng(0)
+    e1, e2 = np.eye(32, dtype=np.float32)[:2]
+    near = [e1 + 0.2 * rng.random(32) * np.r_[0, 0, np.ones(30)] for _ in range(20)]
+    near += [e2 + 0.2 * rng.random(32) * np.r_[0, 0, np.ones(30)] for _ in range(20)]
+    vecs = np.stack([*near, (e1 + e2) / np.sqrt(2)]).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = [f"n{i}" for i in range(40)] + ["both"]
+    idx = CorpusIndex.build(tmp_path / "i", ids, ids, encoder=tiny_encoder, embeddings=vecs)
+    idx.encode = lambda texts, show_progress=None: np.stack([{"a": e1, "b": e2}[t] for t in texts])
+    asked = []
+    search = idx.search_vectors
+    idx.search_vectors = lambda v, m: asked.append(m) or search(v, m)
+    try:
+        got = match_index(idx, ["a", "b"], ["a", "b"], query_profiles=["p", "p"], k=2, pool="mean")
+    finally:
+        idx.close()
+    assert asked == [16, 32]
+    assert got["p"][0].candidate_id == "both" and got["p"][0].score == pytest.approx(0.7071, 1e-4)
+    assert len(got["p"]) == 2 and got["p"][1].score < 0.6
