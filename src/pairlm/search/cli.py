@@ -122,30 +122,7 @@ def add_search_commands(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_index_info)
 
-    p = subparsers.add_parser("search", help="find the duplicates of texts in an index")
-    p.add_argument("text", nargs="+", help="query text(s)")
-    p.add_argument("--index", required=True, help="index directory (pairlm index build)")
-    p.add_argument(
-        "-k",
-        "--top-k",
-        type=_positive,
-        default=10,
-        help="documents per query: exactly min(k, documents in the index), distinct; with "
-        "--reranker, the best k by P(duplicate) of the 3·k nearest (default 10)",
-    )
-    p.add_argument(
-        "--reranker",
-        help="directory of a saved pairlm model (any family): P(duplicate) of each hit, "
-        "hits ordered by it, those at or above --threshold marked as duplicates",
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        help="with --reranker: P(duplicate) at or above which a hit is marked a duplicate "
-        "(default: the reranker's learned threshold)",
-    )
-    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    p.set_defaults(func=cmd_search)
+    _add_search_command(subparsers)
 
     p = subparsers.add_parser("mine", help="find all duplicate pairs in a corpus (ANN, not n²)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -170,6 +147,33 @@ def add_search_commands(subparsers: Any) -> None:
     p.set_defaults(func=cmd_mine)
 
     _add_match_command(subparsers)
+
+
+def _add_search_command(subparsers: Any) -> None:
+    p = subparsers.add_parser("search", help="find the duplicates of texts in an index")
+    p.add_argument("text", nargs="+", help="query text(s)")
+    p.add_argument("--index", required=True, help="index directory (pairlm index build)")
+    p.add_argument(
+        "-k",
+        "--top-k",
+        type=_positive,
+        default=10,
+        help="documents per query: exactly min(k, documents in the index), distinct; with "
+        "--reranker, the best k by P(duplicate) of the 3·k nearest (default 10)",
+    )
+    p.add_argument(
+        "--reranker",
+        help="directory of a saved pairlm model (any family): P(duplicate) of each hit, "
+        "hits ordered by it, those at or above --threshold marked as duplicates",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="with --reranker: P(duplicate) at or above which a hit is marked a duplicate "
+        "(default: the reranker's learned threshold)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    p.set_defaults(func=cmd_search)
 
 
 def _add_match_command(subparsers: Any) -> None:
