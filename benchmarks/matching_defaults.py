@@ -34,7 +34,7 @@ passage budgets of at least `MIN_WORDS` (see there). Measures: nDCG@10, MAP@10 a
 
     .venv/bin/python benchmarks/matching_defaults.py [--data DIR] [--out results/matching-defaults]
 
-Prints one JSON object (and writes it as summary.json under --out).
+Prints one JSON object (and writes it as matching_defaults.json under --out).
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def main() -> int:
     print(text)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "summary.json").write_text(text + "\n")
+        (Path(args.out) / "matching_defaults.json").write_text(text + "\n")
     return 0
 
 

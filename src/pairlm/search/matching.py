@@ -29,8 +29,8 @@ candidate passage) for the top-k candidates and reorders them.
 Budgets are in whitespace words. The defaults (``max`` pooling, 32-word passages sharing 6
 words, ``top_n`` 2 for ``mean``) were chosen on tasks built from STS-B's train split and
 confirmed on its dev and test splits (`benchmarks/matching_defaults.py`,
-`results/matching-defaults/summary.json`, docs/search.md). The work grows with the product of
-the two sides' passage counts: raise `max_words` for very large collections.
+`results/matching-defaults/matching_defaults.json`, docs/search.md). The work grows with the
+product of the two sides' passage counts: raise `max_words` for very large collections.
 """
 
 from __future__ import annotations
