@@ -88,6 +88,15 @@ def test_match_with_candidates_and_against_index(server):
         json={"queries": [{"id": "q", "text": "how do i learn python"}], "top_k": 2},
     )
     assert r.json()["results"][0]["matches"][0]["candidate_id"] == "d1"
+    r = httpx.post(  # against the index: exactly k distinct documents, the same matcher
+        server.url + "/v1/match",
+        json={"queries": [{"id": "q", "text": long_doc}], "top_k": 10, "pool": "mean"},
+    )
+    ms = r.json()["results"][0]["matches"]
+    assert len({m["candidate_id"] for m in ms}) == len(ms) == 10
+    two = [{"id": "q", "text": "a b"}, {"id": "q", "text": "c d"}]
+    r = httpx.post(server.url + "/v1/match", json={"queries": two, "candidates": two})
+    assert r.status_code == 422 and "'q' appears twice" in r.json()["detail"]
 
 
 def test_documents_require_key_and_change_the_index(server):

@@ -11,6 +11,11 @@ Accepted forms:
   layout ``id qid1 qid2 question1 question2 is_duplicate``): its distinct texts, keyed by the
   source's text ids where it has them (``qid1``/``qid2``), else by `stable_text_id`.
 
+A ``profile`` field (JSONL key, CSV/TSV column) groups rows: rows sharing a profile are one
+query or candidate made of several documents (a reviewer's papers, a résumé and a cover
+letter). A row without one (or a file without the field) is its own profile, named by its id.
+With profiles, ids need only be distinct within a profile.
+
 TSVs are read with ``csv.QUOTE_NONE`` (real QQP files carry stray double quotes). The
 delimiter of a ``.csv`` is sniffed (STS-B's ``.csv`` files are tab-separated).
 """
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 ID_COLUMNS = ("id", "doc_id", "docid", "qid", "text_id", "_id")
 TEXT_COLUMNS = ("text", "question", "sentence", "document", "body", "content", "passage")
+PROFILE_COLUMN = "profile"
 PAIR_COLUMNS = (
     ("question1", "question2", "qid1", "qid2"),
     ("sentence1", "sentence2", None, None),
@@ -44,13 +50,19 @@ class CorpusError(ValueError):
     """A corpus file cannot be read; the message names the file, row and column."""
 
 
+Row = tuple[str, str, str | None]
+"""(document id, text, profile or None)"""
+
+
 @dataclass
 class Corpus:
-    """Parallel lists of document ids and texts (ids distinct)."""
+    """Parallel lists of document ids and texts, and the profile of each document when the
+    file has a ``profile`` field (else None). Ids are distinct within a profile."""
 
     ids: list[str]
     texts: list[str]
     source: str = ""
+    profiles: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -62,13 +74,14 @@ def read_corpus(
     id_column: str | None = None,
     text_column: str | None = None,
 ) -> Corpus:
-    """Read a corpus file (see the module docstring); duplicate ids keep the first text."""
+    """Read a corpus file (see the module docstring); a repeated id (within a profile)
+    keeps its first text."""
     p = Path(path)
     if not p.is_file():
         raise CorpusError(f"corpus file not found: {p}")
     suffix = p.suffix.lower()
     if suffix == ".txt" and id_column is None and text_column is None:
-        rows: Iterator[tuple[str, str]] = _read_txt(p)
+        rows: Iterator[Row] = _read_txt(p)
     elif suffix in (".jsonl", ".ndjson"):
         rows = _read_jsonl(p, id_column, text_column)
     elif suffix in (".csv", ".tsv", ".txt"):
@@ -77,30 +90,42 @@ def read_corpus(
         raise CorpusError(f"{p}: unknown corpus format {suffix!r}; use .txt, .csv, .tsv or .jsonl")
     ids: list[str] = []
     texts: list[str] = []
-    seen: set[str] = set()
-    for doc_id, text in rows:
-        if doc_id in seen:
+    profiles: list[str] = []
+    grouped = False
+    seen: set[tuple[str, str]] = set()
+    for doc_id, text, profile in rows:
+        key = (doc_id if profile is None else profile, doc_id)
+        if key in seen:
             continue
-        seen.add(doc_id)
+        seen.add(key)
         ids.append(doc_id)
         texts.append(text)
+        profiles.append(key[0])
+        grouped = grouped or profile is not None
     if not ids:
         raise CorpusError(f"{p}: no texts found")
     log.info("read %d texts from %s", len(ids), p)
-    return Corpus(ids, texts, str(p))
+    return Corpus(ids, texts, str(p), profiles if grouped else None)
 
 
-def _read_txt(p: Path) -> Iterator[tuple[str, str]]:
+def _profile_value(p: Path, n: int, value: object) -> str | None:
+    """A row's profile: None when absent or empty; numbers become strings."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise CorpusError(f"{p}:{n}: field {PROFILE_COLUMN!r} must be a string or a number")
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def _read_txt(p: Path) -> Iterator[Row]:
     with p.open(encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, start=1):
             text = line.strip()
             if text:
-                yield str(n), text
+                yield str(n), text, None
 
 
-def _read_jsonl(
-    p: Path, id_column: str | None, text_column: str | None
-) -> Iterator[tuple[str, str]]:
+def _read_jsonl(p: Path, id_column: str | None, text_column: str | None) -> Iterator[Row]:
     with p.open(encoding="utf-8") as f:
         cols: tuple[str | None, str] | None = None
         pair_cols: tuple[str, str, str | None, str | None] | None = None
@@ -126,8 +151,10 @@ def _read_jsonl(
             if not isinstance(text, str):
                 raise CorpusError(f"{p}:{n}: field {cols[1]!r} is missing or not a string")
             doc_id = str(obj[cols[0]]) if cols[0] and obj.get(cols[0]) is not None else str(n)
+            pkey = next((k for k in obj if k.lower() == PROFILE_COLUMN), None)
+            profile = _profile_value(p, n, obj[pkey]) if pkey is not None else None
             if text.strip():
-                yield doc_id, text.strip()
+                yield doc_id, text.strip(), profile
 
 
 def _sniff_delimiter(p: Path) -> str:
@@ -142,9 +169,7 @@ def _looks_like_glue_qqp(row: list[str]) -> bool:
     return len(row) >= 5 and row[0].isdigit() and row[1].isdigit() and row[2].isdigit()
 
 
-def _read_delimited(
-    p: Path, id_column: str | None, text_column: str | None
-) -> Iterator[tuple[str, str]]:
+def _read_delimited(p: Path, id_column: str | None, text_column: str | None) -> Iterator[Row]:
     delim = _sniff_delimiter(p)
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with p.open(encoding="utf-8-sig", errors="replace", newline="") as f:
@@ -176,12 +201,14 @@ def _read_delimited(
         cols = _find_columns(p, header, id_column, text_column)
         ti = header.index(cols[1])
         ii = header.index(cols[0]) if cols[0] else None
+        pi = next((i for i, h in enumerate(header) if h.lower() == PROFILE_COLUMN), None)
         for n, row in enumerate(reader, start=2):
             if ti >= len(row):
                 raise CorpusError(f"{p}:{n}: row has {len(row)} fields, no {cols[1]!r} column")
             text = row[ti].strip()
+            profile = _profile_value(p, n, row[pi]) if pi is not None and pi < len(row) else None
             if text:
-                yield (row[ii] if ii is not None and ii < len(row) else str(n - 1)), text
+                yield (row[ii] if ii is not None and ii < len(row) else str(n - 1)), text, profile
 
 
 def _find_pair_columns(keys: list[str]) -> tuple[str, str, str | None, str | None] | None:
@@ -211,10 +238,10 @@ def _find_columns(
     return id_column, text_column
 
 
-def _pair_texts(p: Path, n: int, vals: Sequence[object]) -> Iterator[tuple[str, str]]:
+def _pair_texts(p: Path, n: int, vals: Sequence[object]) -> Iterator[Row]:
     ta, tb, ia, ib = vals
     for text, tid in ((ta, ia), (tb, ib)):
         if not isinstance(text, str) or not text.strip():
             continue
         text = text.strip()
-        yield (str(tid) if tid not in (None, "") else stable_text_id(text)), text
+        yield (str(tid) if tid not in (None, "") else stable_text_id(text)), text, None

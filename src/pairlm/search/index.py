@@ -556,6 +556,17 @@ class CorpusIndex:
                 out.update(self._conn.execute(q, chunk).fetchall())
         return out
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored (normalised float32) vectors of the given ids that exist."""
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            for s in range(0, len(ids), 900):
+                chunk = [str(i) for i in ids[s : s + 900]]
+                q = f"SELECT doc_id, vec FROM docs WHERE doc_id IN ({','.join('?' * len(chunk))})"
+                for d, blob in self._conn.execute(q, chunk):
+                    out[d] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        return out
+
     def iter_documents(
         self, batch: int = 10_000
     ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:

@@ -92,10 +92,12 @@ def search_and_rerank(
     candidates: int | None = None,
     threshold: float | None = None,
     min_score: float | None = None,
+    keep_below: bool = False,
 ) -> list[list[Hit]]:
     """Top `candidates` (default `k`, or 3·k with a reranker) by embedding; with a reranker,
     keep those whose P(duplicate) ≥ `threshold` (default: the reranker's), best first; at most
-    `k` per query. `min_score` drops embedding hits below a cosine similarity."""
+    `k` per query. `keep_below`: keep the hits under the threshold too (then each query gets
+    ``min(k, documents)`` hits). `min_score` drops embedding hits below a cosine similarity."""
     qs = [queries] if isinstance(queries, str) else list(queries)
     n_cand = candidates or (3 * k if reranker is not None else k)
     results = index.search(qs, max(n_cand, k))
@@ -104,6 +106,6 @@ def search_and_rerank(
         if min_score is not None:
             hits = [h for h in hits if h.score >= min_score]
         if reranker is not None:
-            hits = rerank_hits(reranker, q, hits, threshold=threshold)
+            hits = rerank_hits(reranker, q, hits, threshold=threshold, keep_below=keep_below)
         out.append(hits[:k])
     return out

@@ -520,25 +520,28 @@ def create_app(
         rr = state.reranker if req.rerank else None
         if req.rerank and rr is None:
             raise HTTPException(501, "no pair model loaded: start the server with --reranker DIR")
-        if req.candidates is not None:
-            from pairlm.search.matching import match
+        from pairlm.search.matching import match
 
-            res = match(
-                [q.id for q in req.queries],
-                [q.text for q in req.queries],
-                [c.id for c in req.candidates],
-                [c.text for c in req.candidates],
-                encoder=index.encoder,
-                k=k,
-                pool=req.pool,
-                top_n=req.top_n,
-                max_words=cfg.match_max_words,
-                overlap=cfg.match_overlap,
-                reranker=rr,
-                show_progress=False,
-            )
-        else:
-            res = _match_index(index, req, k, cfg, rr)
+        try:  # a ValueError here is the request's (an id given twice)
+            if req.candidates is not None:
+                res = match(
+                    [q.id for q in req.queries],
+                    [q.text for q in req.queries],
+                    [c.id for c in req.candidates],
+                    [c.text for c in req.candidates],
+                    encoder=index.encoder,
+                    k=k,
+                    pool=req.pool,
+                    top_n=req.top_n,
+                    max_words=cfg.match_max_words,
+                    overlap=cfg.match_overlap,
+                    reranker=rr,
+                    show_progress=False,
+                )
+            else:
+                res = _match_index(index, req, k, cfg, rr)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
         return MatchResponse(
             results=[
                 MatchResult(
@@ -584,36 +587,20 @@ def create_app(
 def _match_index(
     index: CorpusIndex, req: MatchRequest, k: int, cfg: ServeConfig, rr: Reranker | None
 ) -> dict[str, list[Any]]:
-    """Match each query (split into passages) against the index documents, pooled per doc."""
-    import numpy as np
+    """Match each query (split into passages) against the index documents (`match_index`)."""
+    from pairlm.search.matching import match_index
 
-    from pairlm.search.matching import Match, split_passages
-
-    out: dict[str, list[Any]] = {}
-    for q in req.queries:
-        passages = split_passages(q.text, cfg.match_max_words, cfg.match_overlap) or [q.text]
-        hits = index.search_vectors(index.encode(passages), max(k * 3, k))
-        per_doc: dict[str, list[float]] = {}
-        text_of: dict[str, str] = {}
-        for hs in hits:
-            for h in hs:
-                per_doc.setdefault(h.doc_id, []).append(h.score)
-                text_of[h.doc_id] = h.text
-        scored = []
-        for d, ss in per_doc.items():
-            ss.sort(reverse=True)
-            scored.append((ss[0] if req.pool == "max" else float(np.mean(ss[: req.top_n])), d))
-        scored.sort(key=lambda t: -t[0])
-        ms = [Match(q.id, r + 1, d, float(s), text_of[d]) for r, (s, d) in enumerate(scored[:k])]
-        if rr is not None and ms:
-            p = rr.score([q.text] * len(ms), [m.passage for m in ms])
-            for m, pi in zip(ms, p):
-                m.probability = float(pi)
-            ms.sort(key=lambda m: -(m.probability or 0.0))
-            for r, m in enumerate(ms):
-                m.rank = r + 1
-        out[q.id] = ms
-    return out
+    return match_index(
+        index,
+        [q.id for q in req.queries],
+        [q.text for q in req.queries],
+        k=k,
+        pool=req.pool,
+        top_n=req.top_n,
+        max_words=cfg.match_max_words,
+        overlap=cfg.match_overlap,
+        reranker=rr,
+    )
 
 
 def serve(
