@@ -215,8 +215,8 @@ def _add_match_command(subparsers: Any) -> None:
     p.add_argument(
         "--max-words",
         type=_positive,
-        default=32,
-        help="passage budget in words (default 32; the work grows with the product of the "
+        default=160,
+        help="passage budget in words (default 160; the work grows with the product of the "
         "passage counts: raise it for very large collections)",
     )
     p.add_argument(
