@@ -39,7 +39,8 @@ REFERENCES = {
     # every peer; both LoRA runs again with order-averaged scoring (`symmetric`, same
     # trainings) against every peer, and the stack with the order-averaged LoRA member; the
     # cross-encoder and the all-linear LoRA trained on both orders of each pair against every
-    # peer, and the stack with that LoRA member
+    # peer, and the stack with that LoRA member; that member and its stack re-run without
+    # LoRA dropout (faster training) against every peer, their dropout runs included
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -54,6 +55,8 @@ REFERENCES = {
         "minilm-crossencoder-order",
         "smollm2-lora-full-al16-order-sym",
         "ensemble-order",
+        "smollm2-lora-full-al16-order-nodrop-sym",
+        "ensemble-order-nodrop",
     ],
     "learning-curve": [],
 }

@@ -68,3 +68,16 @@ def test_the_forward_count_matches_the_products_the_model_runs() -> None:
     c = decoder_counts(model)
     norms = 2 * 32 * 2 + 32
     assert measured == forward_flops(c, 21, 100, 3) - 2 * norms * 21
+
+
+def test_a_4bit_weight_counts_the_elements_it_stands_for() -> None:
+    """bitsandbytes packs two 4-bit values a byte; the count follows the quantization state's
+    shape, not the packed storage."""
+    from types import SimpleNamespace
+
+    from pairlm.models.llm.flops import _logical_numel
+
+    packed = torch.nn.Parameter(torch.zeros(16, 1, dtype=torch.uint8), requires_grad=False)
+    packed.quant_state = SimpleNamespace(shape=torch.Size([4, 8]))  # type: ignore[attr-defined]
+    assert _logical_numel(packed) == 32
+    assert _logical_numel(torch.nn.Parameter(torch.zeros(3, 5))) == 15
