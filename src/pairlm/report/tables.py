@@ -328,7 +328,8 @@ def compact_rows(summaries: list[RunSummary], two_lines: bool = False) -> list[l
             [
                 s.name,
                 f"{s.folds_done}/{s.folds_total}",
-                f"{_pts(s.means['f1'])}{sep}[{_pts(s.f1_ci[0])},{_pts(s.f1_ci[1])}]",
+                _pts(s.means["f1"])
+                + (f"{sep}[{_pts(s.f1_ci[0])},{_pts(s.f1_ci[1])}]" if s.folds_done > 1 else ""),
                 delta,
                 p,
                 _fmt(s.means["roc_auc"], 3),

@@ -120,7 +120,9 @@ class MatchRequest(_Strict):
     """Omitted: match the queries against the documents of the index."""
     top_k: int | None = Field(default=None, ge=1)
     pool: Literal["max", "mean"] = "max"
-    top_n: int = Field(default=3, ge=1, le=100)
+    top_n: int = Field(default=2, ge=1, le=100)
+    """With `pool="mean"`: the best (query document, candidate document) pairs averaged (as
+    `pairlm match --top-n`)."""
     rerank: bool = False
 
 
