@@ -411,3 +411,19 @@ def test_the_report_names_the_experiment_not_a_temporary_folder(tmp_path: Path) 
         assert "pairlm-report-" not in text and text.count(str(src.resolve())) >= 1
         assert "experiment toy-cv" in text.lower() and "results.sqlite" in text
     assert str(src.resolve()) in md  # outside the working directory: the absolute path
+
+
+def test_a_name_too_long_for_100_columns_widens_the_table_and_cuts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pairlm.cli.experiment_commands import print_results
+
+    long = "a-run-name-far-too-long-for-one-hundred-columns-x"
+    with ResultStore(tmp_path) as store:
+        lexical_toy_run(store, {"max_word_features": 300, "n_bins": 4}, "lexical")
+        lexical_toy_run(store, {"max_word_features": 100, "n_bins": 3}, long)
+    print_results(tmp_path, "lexical")
+    lines = capsys.readouterr().out.splitlines()
+    row = next(x for x in lines if x.startswith(long + " "))
+    assert len(row.split()) == 8, row  # name, folds, F1, ΔF1, P, AUC, fit s, pairs/s
+    assert row.split()[-1].replace(",", "").replace(".", "").isdigit(), row  # pairs/s whole

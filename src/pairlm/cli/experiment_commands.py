@@ -33,13 +33,19 @@ def print_results(out_dir: Path, reference: str | None = None, wide: bool = Fals
     """The results table: by default the main columns in at most 100 columns (run names
     whole); `wide`: every column, as in the report."""
     from pairlm.evaluation.store import ResultStore
-    from pairlm.report.tables import COMPACT_NOTE, COMPACT_WIDTH, rich_table, summarize_grouped
+    from pairlm.report.tables import (
+        COMPACT_NOTE,
+        COMPACT_WIDTH,
+        compact_table_width,
+        rich_table,
+        summarize_grouped,
+    )
 
     with ResultStore(out_dir, create=False) as store:
         summaries = summarize_grouped(store, reference)
     con = console()
-    if not wide:
-        con.width = min(con.width, COMPACT_WIDTH)
+    if not wide:  # 100 columns, more only where run names leave no other way
+        con.width = max(min(con.width, COMPACT_WIDTH), compact_table_width(summaries))
     con.print(rich_table(summaries, title=f"Results in {out_dir}", wide=wide))
     if not wide and summaries:
         con.print(COMPACT_NOTE, style="dim")

@@ -347,6 +347,26 @@ def _natural_width(rows: list[list[str]]) -> list[int]:
     return [max(len(part) for r in cols for part in r[i].split("\n")) for i in range(len(cols[0]))]
 
 
+def _compact_layout(summaries: list[RunSummary], width: int) -> list[list[str]]:
+    """The terminal table's rows: one line a run where that fits `width`, else each interval
+    on a second line."""
+    rows = compact_rows(summaries)
+    if compact_width(rows) > width:
+        rows = compact_rows(summaries, two_lines=True)
+    return rows
+
+
+def compact_width(rows: list[list[str]]) -> int:
+    """Columns the terminal table of `rows` needs, every cell whole."""
+    return sum(_natural_width(rows)) + 2 * (len(COMPACT_COLUMNS) - 1)
+
+
+def compact_table_width(summaries: list[RunSummary], width: int = COMPACT_WIDTH) -> int:
+    """Columns the terminal table needs: at most `width` unless run names too long for it
+    force more (a name or a number is never cut)."""
+    return compact_width(_compact_layout(summaries, width))
+
+
 def rich_table(
     summaries: list[RunSummary], title: str = "Results", wide: bool = True, width: int = 100
 ) -> Any:
@@ -363,10 +383,7 @@ def rich_table(
         for r in table_rows(summaries):
             t.add_row(*r)
         return t
-    rows = compact_rows(summaries)
-    gaps = 2 * (len(COMPACT_COLUMNS) - 1)
-    if sum(_natural_width(rows)) + gaps > width:
-        rows = compact_rows(summaries, two_lines=True)
+    rows = _compact_layout(summaries, width)
     t = Table(
         title=title,
         box=None,
