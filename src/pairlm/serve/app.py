@@ -121,8 +121,7 @@ class MatchRequest(_Strict):
     top_k: int | None = Field(default=None, ge=1)
     pool: Literal["max", "mean"] = "max"
     top_n: int = Field(default=2, ge=1, le=100)
-    """With `pool="mean"`: the best (query document, candidate document) pairs averaged (as
-    `pairlm match --top-n`)."""
+    """With `pool="mean"`: the best document pairs averaged (`pairlm match --top-n`)."""
     rerank: bool = False
 
 
