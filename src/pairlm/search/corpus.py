@@ -29,6 +29,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pairlm.data.pairs import stable_text_id
 
@@ -125,36 +126,43 @@ def _read_txt(p: Path) -> Iterator[Row]:
                 yield str(n), text, None
 
 
-def _read_jsonl(p: Path, id_column: str | None, text_column: str | None) -> Iterator[Row]:
+def json_objects(p: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of the JSONL file `p`; a line that is
+    not a JSON object raises `error` naming the file and the line."""
     with p.open(encoding="utf-8") as f:
-        cols: tuple[str | None, str] | None = None
-        pair_cols: tuple[str, str, str | None, str | None] | None = None
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise CorpusError(f"{p}:{n}: not valid JSON: {e}") from e
+                raise error(f"{p}:{n}: not valid JSON: {e}") from e
             if not isinstance(obj, dict):
-                raise CorpusError(f"{p}:{n}: each line must be a JSON object")
-            if cols is None and pair_cols is None:
-                keys = list(obj)
-                pair_cols = None if text_column else _find_pair_columns(keys)
-                if pair_cols is None:
-                    cols = _find_columns(p, keys, id_column, text_column)
-            if pair_cols is not None:
-                yield from _pair_texts(p, n, [obj.get(c) if c else None for c in pair_cols])
-                continue
-            assert cols is not None
-            text = obj.get(cols[1])
-            if not isinstance(text, str):
-                raise CorpusError(f"{p}:{n}: field {cols[1]!r} is missing or not a string")
-            doc_id = str(obj[cols[0]]) if cols[0] and obj.get(cols[0]) is not None else str(n)
-            pkey = next((k for k in obj if k.lower() == PROFILE_COLUMN), None)
-            profile = _profile_value(p, n, obj[pkey]) if pkey is not None else None
-            if text.strip():
-                yield doc_id, text.strip(), profile
+                raise error(f"{p}:{n}: each line must be a JSON object")
+            yield n, obj
+
+
+def _read_jsonl(p: Path, id_column: str | None, text_column: str | None) -> Iterator[Row]:
+    cols: tuple[str | None, str] | None = None
+    pair_cols: tuple[str, str, str | None, str | None] | None = None
+    for n, obj in json_objects(p, CorpusError):
+        if cols is None and pair_cols is None:
+            keys = list(obj)
+            pair_cols = None if text_column else _find_pair_columns(keys)
+            if pair_cols is None:
+                cols = _find_columns(p, keys, id_column, text_column)
+        if pair_cols is not None:
+            yield from _pair_texts(p, n, [obj.get(c) if c else None for c in pair_cols])
+            continue
+        assert cols is not None
+        text = obj.get(cols[1])
+        if not isinstance(text, str):
+            raise CorpusError(f"{p}:{n}: field {cols[1]!r} is missing or not a string")
+        doc_id = str(obj[cols[0]]) if cols[0] and obj.get(cols[0]) is not None else str(n)
+        pkey = next((k for k in obj if k.lower() == PROFILE_COLUMN), None)
+        profile = _profile_value(p, n, obj[pkey]) if pkey is not None else None
+        if text.strip():
+            yield doc_id, text.strip(), profile
 
 
 def _sniff_delimiter(p: Path) -> str:

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from pairlm.search.corpus import json_objects
+
 COLUMNS = ("query_id", "candidate_id", "grade")
 
 
@@ -118,20 +120,11 @@ def read_judgements(path: str | Path) -> Judgements:
 
 
 def _read_jsonl(p: Path, j: Judgements) -> None:
-    with p.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise JudgementsError(f"{p}:{n}: not valid JSON: {e}") from e
-            if not isinstance(obj, dict):
-                raise JudgementsError(f"{p}:{n}: each line must be a JSON object")
-            missing = [c for c in COLUMNS if c not in obj]
-            if missing:
-                raise JudgementsError(f"{p}:{n}: no field {missing[0]!r}")
-            j._add(n, *(obj[c] for c in COLUMNS))
+    for n, obj in json_objects(p, JudgementsError):
+        missing = [c for c in COLUMNS if c not in obj]
+        if missing:
+            raise JudgementsError(f"{p}:{n}: no field {missing[0]!r}")
+        j._add(n, *(obj[c] for c in COLUMNS))
 
 
 def _read_delimited(p: Path, j: Judgements) -> None:
