@@ -21,7 +21,17 @@ invariance positives (the original label kept):
 
 - ``typo``: one word with two letters swapped or one letter dropped;
 - ``casing``: the text lower-cased, or its first letters capitalised;
-- ``order``: the two texts swapped (for families that are not symmetric by construction).
+- ``order``: the two texts swapped (for families that are not symmetric by construction);
+
+word-order pairs, both labels (`pairlm.data.wordorder`, each rule with its label):
+
+- ``wordorder``: a training question against a reordering of itself: sides of a comparison,
+  roles around an asymmetric verb, events around before/after, ends of a path swapped (hard
+  negatives), or a converse comparison, converse event order, or symmetric relation's
+  arguments swapped (hard positives).
+
+A kind may carry its own ratio, ``"wordorder:0.1"``: that many added pairs per training pair
+for that kind alone; the kinds without one share `ratio` equally, as before.
 
 Everything is a pure function of (pairs, kinds, ratio, seed): same inputs, same pairs.
 """
@@ -35,70 +45,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pairlm.data.augment_lexicon import (
+    AFFIRM_EXTRA,
+    ANTONYMS,
+    BECOME_VERBS,
+    COMPARATIVES,
+    GROUP_NOUNS,
+)
+from pairlm.data.augment_lexicon import NEGATE as _NEGATE
 from pairlm.data.pairs import PairDataset, concat
 
 NEGATIVE_KINDS = ("swap", "negation", "number", "name", "antonym")
 POSITIVE_KINDS = ("typo", "casing", "order")
-KINDS = NEGATIVE_KINDS + POSITIVE_KINDS
+MIXED_KINDS = ("wordorder",)
+"""Kinds that add both labels (`pairlm.data.wordorder`: each rule states its label)."""
+KINDS = NEGATIVE_KINDS + POSITIVE_KINDS + MIXED_KINDS
 ALIASES = {
     "all": KINDS,
     "negatives": NEGATIVE_KINDS,
     "invariance": POSITIVE_KINDS,
 }
 
-ANTONYMS: tuple[tuple[str, str], ...] = (
-    ("more", "less"),
-    ("before", "after"),
-    ("with", "without"),
-    ("good", "bad"),
-    ("better", "worse"),
-    ("best", "worst"),
-    ("increase", "decrease"),
-    ("buy", "sell"),
-    ("cheap", "expensive"),
-    ("easy", "hard"),
-    ("rich", "poor"),
-    ("old", "new"),
-    ("win", "lose"),
-    ("start", "stop"),
-    ("love", "hate"),
-    ("first", "last"),
-    ("high", "low"),
-    ("big", "small"),
-    ("fast", "slow"),
-    ("true", "false"),
-    ("always", "never"),
-    ("legal", "illegal"),
-    ("possible", "impossible"),
-    ("men", "women"),
-    ("male", "female"),
-    ("become", "be"),
-    ("becoming", "being"),
-)
-"""Word pairs whose substitution changes a question's meaning (both directions are used)."""
-
 _OPPOSITE: dict[str, str] = {}
 for _a, _b in ANTONYMS:
     _OPPOSITE.setdefault(_a, _b)
     _OPPOSITE.setdefault(_b, _a)
 
-_NEGATE = {
-    "is": "isn't",
-    "are": "aren't",
-    "was": "wasn't",
-    "were": "weren't",
-    "can": "can't",
-    "could": "couldn't",
-    "do": "don't",
-    "does": "doesn't",
-    "did": "didn't",
-    "should": "shouldn't",
-    "would": "wouldn't",
-    "will": "won't",
-    "has": "hasn't",
-    "must": "mustn't",
-}
-_AFFIRM = {v: k for k, v in _NEGATE.items()} | {"cannot": "can", "won't": "will"}
+_AFFIRM = {v: k for k, v in _NEGATE.items()} | AFFIRM_EXTRA
 _AUX_RE = re.compile(r"\b(" + "|".join(sorted(_NEGATE, key=len, reverse=True)) + r")\b", re.I)
 _NEG_RE = re.compile(
     r"\b(" + "|".join(re.escape(k) for k in sorted(_AFFIRM, key=len, reverse=True)) + r")(?!\w)",
@@ -111,9 +84,11 @@ _CAP_RE = re.compile(r"(?<=[a-z,] )([A-Z][a-z]{2,})\b")
 _ARG = r"([A-Za-z][\w+#.-]*)"
 _ARGS = r"([A-Za-z0-9][\w+#.'-]*(?: [A-Za-z0-9][\w+#.'-]*){0,3}?)"
 _COMPARATIVE = (
-    r"(better|worse|bigger|smaller|faster|slower|stronger|weaker|richer|poorer|older|younger|"
-    r"taller|shorter|cheaper|harder|easier|safer|smarter|more \w+|less \w+)"
+    "("
+    + "|".join(sorted({w for pair in COMPARATIVES for w in pair}, key=len, reverse=True))
+    + r"|more \w+|less \w+)"
 )
+_BECOME = "|".join(BECOME_VERBS)
 _SWAP_RES = (
     # "Is X better than Y?": X after the copula, Y up to the end of the clause
     re.compile(
@@ -128,10 +103,8 @@ _SWAP_RES = (
     ),
     re.compile(r"\bfrom " + _ARG + r" to " + _ARG, re.I),
     # "Can a bad person become good?": the adjective and the complement exchanged
-    re.compile(r"\b(an?|the|some|many|most) (\w+) (\w+) (become|becomes|turn into) (\w+)\b", re.I),
-    re.compile(
-        r"\b(\w+) (people|men|women|kids|children|students) (become|turn into) (\w+)\b", re.I
-    ),
+    re.compile(r"\b(an?|the|some|many|most) (\w+) (\w+) (" + _BECOME + r") (\w+)\b", re.I),
+    re.compile(r"\b(\w+) (" + "|".join(GROUP_NOUNS) + r") (" + _BECOME + r") (\w+)\b", re.I),
 )
 _STOP = {
     "i",
@@ -164,36 +137,82 @@ _STOP = {
 
 @dataclass(frozen=True)
 class Augmented:
-    """The pairs `augment_pairs` added, with the kind of each, and counts by kind."""
+    """The pairs `augment_pairs` added, with the kind of each (and, for "wordorder", the rule
+    that made it), and counts by kind."""
 
     pairs: PairDataset
     kinds: np.ndarray
     requested: dict[str, int]
+    rules: tuple[str, ...] = ()
+    """The word-order rule of each added pair ("" for the other kinds)."""
 
     @property
     def counts(self) -> dict[str, int]:
         c = Counter(str(k) for k in self.kinds)
         return {k: c.get(k, 0) for k in self.requested}
 
+    @property
+    def rule_counts(self) -> dict[str, int]:
+        """Pairs per word-order rule, as "wordorder.<rule>" (empty without "wordorder")."""
+        if "wordorder" not in self.requested:
+            return {}
+        from pairlm.data.wordorder import RULE_NAMES
+
+        c = Counter(r for r in self.rules if r)
+        return {f"wordorder.{r}": c.get(r, 0) for r in RULE_NAMES}
+
+    @property
+    def details(self) -> dict[str, int]:
+        """`counts` and `rule_counts` together (what a fitted model reports)."""
+        return self.counts | self.rule_counts
+
     def summary(self) -> str:
         parts = [f"{k} {n}/{self.requested[k]}" for k, n in self.counts.items()]
-        return f"{len(self.pairs)} augmented pairs ({', '.join(parts)})"
+        rules = [f"{k.split('.', 1)[1]} {n}" for k, n in self.rule_counts.items() if n]
+        by_rule = f"; word order by rule: {', '.join(rules)}" if rules else ""
+        return f"{len(self.pairs)} augmented pairs ({', '.join(parts)}{by_rule})"
+
+
+def _split_ratio(entry: str, where: str) -> tuple[str, float | None]:
+    """ "wordorder:0.1" -> ("wordorder", 0.1); "typo" -> ("typo", None)."""
+    if ":" not in entry:
+        return entry, None
+    name, _, value = entry.partition(":")
+    try:
+        ratio = float(value)
+    except ValueError:
+        raise ValueError(
+            f"{where}: {entry!r}: the ratio after ':' must be a number, got {value!r}"
+        ) from None
+    if not 0.0 <= ratio <= 10.0:
+        raise ValueError(f"{where}: {entry!r}: the ratio must be in [0, 10], got {ratio}")
+    if name in ALIASES:
+        raise ValueError(f"{where}: {entry!r}: a ratio applies to one kind, not to a group")
+    return name, ratio
+
+
+def kind_ratios(kinds: Sequence[str], where: str = "augment") -> dict[str, float | None]:
+    """Each kind `kinds` names (aliases expanded), with its own ratio where it has one
+    ("wordorder:0.1"), else None (it shares the common ratio): ValueError naming an unknown
+    kind or a bad ratio."""
+    out: dict[str, float | None] = {}
+    for k in kinds:
+        name, ratio = _split_ratio(str(k), where)
+        for n in ALIASES.get(name, (name,)):
+            if n not in KINDS:
+                raise ValueError(
+                    f"{where}: unknown augmentation {name!r}; known: "
+                    f"{', '.join((*KINDS, *ALIASES))}"
+                )
+            if n not in out or ratio is not None:
+                out[n] = ratio
+    return out
 
 
 def resolve_kinds(kinds: Sequence[str], where: str = "augment") -> tuple[str, ...]:
-    """Expand aliases ("all", "negatives", "invariance") and check every name: ValueError
-    naming the unknown one."""
-    out: list[str] = []
-    for k in kinds:
-        names = ALIASES.get(k, (k,))
-        for n in names:
-            if n not in KINDS:
-                raise ValueError(
-                    f"{where}: unknown augmentation {k!r}; known: {', '.join((*KINDS, *ALIASES))}"
-                )
-            if n not in out:
-                out.append(n)
-    return tuple(out)
+    """Expand aliases ("all", "negatives", "invariance"), drop per-kind ratios, and check
+    every name: ValueError naming the unknown one."""
+    return tuple(kind_ratios(kinds, where))
 
 
 # ---------------------------------------------------------------------- edits of one text
@@ -338,20 +357,35 @@ def augment_pairs(
     """New labelled pairs made from `pairs` (labelled training pairs): about
     ``ratio * len(pairs)`` in all, shared equally by `kinds` (a kind that applies to fewer
     pairs adds fewer; `Augmented.counts` says how many). The input is never modified."""
-    kinds = resolve_kinds(kinds)
+    own = kind_ratios(kinds)
+    kinds = tuple(own)
     if ratio < 0:
         raise ValueError(f"augment_ratio must be >= 0, got {ratio}")
     rng = np.random.default_rng(seed)
     n = len(pairs)
-    per_kind = round(ratio * n / len(kinds)) if kinds else 0
+    sharing = [k for k in kinds if own[k] is None]
+    shared = round(ratio * n / len(sharing)) if sharing else 0
+    wanted = {k: shared if own[k] is None else round(float(own[k] or 0.0) * n) for k in kinds}
     names = _names_of(pairs) if "name" in kinds else []
     text_a: list[str] = []
     text_b: list[str] = []
     labels: list[int] = []
     kind_of: list[str] = []
+    rule_of: list[str] = []
     for kind in kinds:
+        per_kind = wanted[kind]
         if per_kind == 0:
-            break
+            continue
+        if kind == "wordorder":
+            from pairlm.data.wordorder import make_pairs
+
+            made = make_pairs(pairs, per_kind, rng)
+            text_a += made.text_a
+            text_b += made.text_b
+            labels += made.labels
+            kind_of += [kind] * len(made.labels)
+            rule_of += made.rules
+            continue
         order = rng.permutation(n)
         added = 0
         if kind == "order":
@@ -360,6 +394,7 @@ def augment_pairs(
                 text_b.append(str(pairs.text_a[i]))
                 labels.append(int(pairs.label[i]))
                 kind_of.append(kind)
+                rule_of.append("")
             continue
         edit = _editor(kind, names)
         negative = kind in NEGATIVE_KINDS
@@ -392,12 +427,13 @@ def augment_pairs(
                 text_b.append(new)
                 labels.append(label)
             kind_of.append(kind)
+            rule_of.append("")
             added += 1
     ids = [f"aug-{k}-{i}" for i, k in enumerate(kind_of)]
     out = PairDataset.from_pairs(
         text_a, text_b, np.asarray(labels, dtype=np.int8), pair_ids=ids, name=pairs.name
     )
-    return Augmented(out, np.asarray(kind_of, dtype=object), {k: per_kind for k in kinds})
+    return Augmented(out, np.asarray(kind_of, dtype=object), wanted, tuple(rule_of))
 
 
 def with_augmentation(

@@ -115,8 +115,9 @@ class TrainableConfig(ModelConfig):
 
     augment: tuple[str, ...] = dataclasses.field(default=(), metadata={"omit_default": True})
     """Augmentations to add to the training pairs: hard negatives "swap", "negation",
-    "number", "name", "antonym"; invariance positives "typo", "casing", "order"; or the
-    groups "negatives", "invariance", "all". Empty: none."""
+    "number", "name", "antonym"; invariance positives "typo", "casing", "order"; word-order
+    negatives and positives "wordorder"; or the groups "negatives", "invariance", "all".
+    A kind may carry its own ratio ("wordorder:0.1"). Empty: none."""
     augment_ratio: float = dataclasses.field(default=0.2, metadata={"omit_default": True})
     """Added pairs per training pair, in all, shared equally by the `augment` kinds."""
 
@@ -342,7 +343,7 @@ class PairClassifier(ABC):
             train, aug = with_augmentation(
                 train, self.config.augment, self.config.augment_ratio, self.config.seed
             )
-            self.augmented_ = aug.counts
+            self.augmented_ = aug.details
             log.info("%s: %s", self.family, aug.summary())
         self._fit(train, valid)
         from pairlm.models.thresholds import choose_threshold
