@@ -134,3 +134,21 @@ def test_a_tiny_lexical_model_gets_rates_and_augmentation_moves_them() -> None:
 
 def test_names_match_the_tests() -> None:
     assert names() == [t.name for t in TESTS]
+
+
+def test_summary_gives_seen_and_unseen_families_apart() -> None:
+    # P(match) 0.9: every "not duplicate" mft case fails, every duplicate case passes
+    rep = run_suite(_Fixed(lambda a, b: 0.9), n=100)
+    s = rep.summary()
+    mft = [r for r in rep.results if r.kind == "mft"]
+    seen = [r.failure_rate for r in mft if r.seen]
+    unseen = [r.failure_rate for r in mft if not r.seen]
+    assert seen and unseen
+    assert s["mft_seen_mean_failure_rate"] == pytest.approx(np.mean(seen))
+    assert s["mft_unseen_mean_failure_rate"] == pytest.approx(np.mean(unseen))
+    asym = [r.failure_rate for r in rep.results if r.order == "asymmetric"]
+    assert s["asymmetric_swap_failure_rate"] == 1.0 == np.mean(asym)
+    assert s["symmetric_swap_failure_rate"] == 0.0
+    doc = rep.to_dict()["tests"]
+    assert all({"family", "seen", "covered_by", "order"} <= set(t) for t in doc)
+    assert next(t for t in doc if t["name"] == "mft_active_passive")["seen"] is False

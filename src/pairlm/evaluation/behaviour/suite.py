@@ -10,14 +10,18 @@ Three kinds of test, after CheckList (Ribeiro et al., 2020):
 - **dir** (directional): each case is a base pair and a copy that should score lower; a
   failure is a score that does not go down.
 
+Every test belongs to a template *family* (the kind of edit its pairs differ by) and says
+which training-pair augmentations (`pairlm.data.augment` kinds) produce pairs of that family:
+a family one of them covers is **seen**, the others **unseen**. The suite's templates and word
+lists are its own (`lexicon`), apart from the augmentation's, so a seen family is measured on
+new words and templates, an unseen one on a behaviour no augmentation trains; the summary
+gives the failure rates of both apart.
+
 Generation is a pure function of (n, seed): the same suite every time.
 """
 
 from __future__ import annotations
 
-import itertools
-import random
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,18 +29,11 @@ from typing import Any, Literal
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
-from pairlm.evaluation.behaviour import lexicon as L
+from pairlm.evaluation.behaviour import generators as G
+from pairlm.evaluation.behaviour.cases import Case, Pair
 
 Kind = Literal["mft", "inv", "dir"]
-Pair = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Case:
-    """One probe: `pair` is scored; for inv/dir tests, `base` is the pair it is compared with."""
-
-    pair: Pair
-    base: Pair | None = None
+Order = Literal["asymmetric", "symmetric"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,17 @@ class BehaviourTest:
     """Every case the test can draw from (deduplicated, then sampled under the seed)."""
     expected: int | None = None
     """mft only: the label every case should get (1 duplicate, 0 not)."""
+    family: str = ""
+    """The template family: the kind of edit the test's pairs differ by."""
+    covered_by: tuple[str, ...] = ()
+    """The augmentation kinds that make pairs of this family (empty: none, "unseen")."""
+    order: Order | None = None
+    """Word-order tests: "asymmetric" (a reordering that changes the question) or
+    "symmetric" (one that keeps it)."""
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.covered_by)
 
 
 @dataclass
@@ -63,6 +71,13 @@ class BehaviourResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
     mean_abs_change: float | None = None
     """inv/dir tests: the mean |score change| from the base pair (mft: None)."""
+    family: str = ""
+    covered_by: tuple[str, ...] = ()
+    order: Order | None = None
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.covered_by)
 
     @property
     def failure_rate(self) -> float:
@@ -80,6 +95,10 @@ class BehaviourResult:
             "expected": self.expected,
             "examples": self.examples,
             "mean_abs_change": self.mean_abs_change,
+            "family": self.family,
+            "seen": self.seen,
+            "covered_by": list(self.covered_by),
+            "order": self.order,
         }
 
 
@@ -93,8 +112,18 @@ class BehaviourReport:
     tolerance: float
     model: dict[str, Any] = field(default_factory=dict)
 
-    def mean_failure_rate(self, kind: Kind) -> float | None:
-        rates = [r.failure_rate for r in self.results if r.kind == kind]
+    def mean_failure_rate(
+        self, kind: Kind | None = None, seen: bool | None = None, order: Order | None = None
+    ) -> float | None:
+        """The mean failure rate of the tests of `kind`, seen or unseen families, asymmetric
+        or symmetric reorderings (None: any); None when no test is of that sort."""
+        rates = [
+            r.failure_rate
+            for r in self.results
+            if (kind is None or r.kind == kind)
+            and (seen is None or r.seen == seen)
+            and (order is None or r.order == order)
+        ]
         return float(np.mean(rates)) if rates else None
 
     def rate(self, name: str) -> float | None:
@@ -108,6 +137,12 @@ class BehaviourReport:
             "inv_mean_failure_rate": _round(self.mean_failure_rate("inv")),
             "dir_mean_failure_rate": _round(self.mean_failure_rate("dir")),
             "symmetry_failure_rate": _round(self.rate("inv_symmetry")),
+            "seen_mean_failure_rate": _round(self.mean_failure_rate(seen=True)),
+            "unseen_mean_failure_rate": _round(self.mean_failure_rate(seen=False)),
+            "mft_seen_mean_failure_rate": _round(self.mean_failure_rate("mft", seen=True)),
+            "mft_unseen_mean_failure_rate": _round(self.mean_failure_rate("mft", seen=False)),
+            "asymmetric_swap_failure_rate": _round(self.mean_failure_rate(order="asymmetric")),
+            "symmetric_swap_failure_rate": _round(self.mean_failure_rate(order="symmetric")),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,270 +158,6 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
 
 
-# ---------------------------------------------------------------------- helpers
-def _names() -> list[str]:
-    return [f"{f} {s}" for f, s in itertools.product(L.FIRST_NAMES, L.LAST_NAMES)]
-
-
-def _fill(frame: str, rng: np.random.Generator | int, **fixed: str) -> str:
-    """Fill `frame`'s other placeholders ({role}, {skill}, {place}, {act}, {food}, {tool})
-    with words drawn from the lexicon (by `rng`, or by a `random.Random` seeded with it when
-    it is an int: the same int fills two frames alike)."""
-    pools = {
-        "role": L.ROLES,
-        "skill": L.SKILLS,
-        "place": L.PLACES,
-        "act": L.ACTIVITIES,
-        "food": L.FOODS,
-        "tool": L.TOOLS,
-    }
-    pick = (
-        random.Random(rng).randrange if isinstance(rng, int) else (lambda n: int(rng.integers(n)))  # type: ignore[union-attr]
-    )
-    values = dict(fixed)
-    for key in re.findall(r"\{(\w+)\}", frame):
-        if key not in values:
-            pool = pools[key]
-            values[key] = str(pool[pick(len(pool))])
-    return frame.format(**values)
-
-
-def _change(
-    frames: Iterable[str], values: Iterable[Any], rng: np.random.Generator, k: int = 6
-) -> list[Case]:
-    """Pairs of one frame filled with two different values of `values` (the rest equal)."""
-    vals = [str(v) for v in values]
-    out = []
-    for frame in frames:
-        for v in vals:
-            others = [w for w in vals if w != v]
-            for w in rng.choice(others, size=min(k, len(others)), replace=False):
-                # the same draw of the other placeholders on both sides
-                seed = int(rng.integers(2**31))
-                a = _fill(frame, seed, x=v)
-                b = _fill(frame, seed, x=str(w))
-                out.append(Case((a, b)))
-    return out
-
-
-def _two_of(group: Iterable[str]) -> list[tuple[str, str]]:
-    return list(itertools.permutations(group, 2))
-
-
-def _comparable_pairs() -> list[tuple[str, str]]:
-    return [p for g in L.COMPARABLES for p in _two_of(g)]
-
-
-def _swap_frames(frames: Iterable[str], pairs: list[tuple[str, str]]) -> list[Case]:
-    return [
-        Case((f.format(x=x, y=y), f.format(x=y, y=x))) for f in frames for x, y in pairs if x != y
-    ]
-
-
-def _word_contrast(frames: Iterable[tuple[str, str, str]], rng: np.random.Generator) -> list[Case]:
-    out = []
-    for frame, w1, w2 in frames:
-        for _ in range(40):
-            seed = int(rng.integers(2**31))
-            a = _fill(frame, seed, w=w1)
-            b = _fill(frame, seed, w=w2)
-            out.append(Case((a, b) if rng.random() < 0.5 else (b, a)))
-    return out
-
-
-def _all_questions(rng: np.random.Generator) -> list[str]:
-    qs: list[str] = []
-    names = _names()
-    for f in L.NAME_FRAMES:
-        qs += [_fill(f, rng, x=names[int(rng.integers(len(names)))]) for _ in range(10)]
-    for f in L.PLACE_FRAMES:
-        qs += [_fill(f, rng, x=p) for p in L.PLACES[:10]]
-    for a, b in L.PARAPHRASES:
-        qs += [_fill(a, rng), _fill(b, rng)]
-    for a, _ in L.NEGATION_FRAMES:
-        qs += [_fill(a, rng, x=x) for x in L.ACTIVITIES[:8]]
-    return qs
-
-
-def _paraphrase_pairs(rng: np.random.Generator, k: int = 60) -> list[Pair]:
-    """Base pairs of the invariance tests: half duplicates (a frame and its paraphrase, same
-    filler), half not (the same frames with two different fillers)."""
-    out: list[Pair] = []
-    for fa, fb in L.PARAPHRASES:
-        for i in range(k):
-            seed = int(rng.integers(2**31))
-            a = _fill(fa, seed)
-            b = _fill(fb, seed) if i % 2 == 0 else _fill(fb, rng)
-            if i % 4 >= 2:
-                a, b = b, a
-            out.append((a, b))
-    return out
-
-
-def _perturbed(
-    rng: np.random.Generator, edit: Callable[[str, np.random.Generator], str | None]
-) -> list[Case]:
-    """Each base pair with one side edited by `edit` (skipped where it does not apply)."""
-    out = []
-    for a, b in _paraphrase_pairs(rng):
-        side = int(rng.integers(2))
-        new = edit(b if side else a, rng)
-        if new is None or new == (b if side else a):
-            continue
-        out.append(Case((a, new) if side else (new, b), base=(a, b)))
-    return out
-
-
-def _typo(text: str, rng: np.random.Generator) -> str | None:
-    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text)]
-    if not words:
-        return None
-    m = words[int(rng.integers(len(words)))]
-    w = m.group(0)
-    i = int(rng.integers(1, len(w)))
-    c = w[i].lower()
-    if rng.random() < 0.5 and c in L.TYPO_NEIGHBOURS:  # a neighbouring key
-        nb = L.TYPO_NEIGHBOURS[c]
-        new = w[:i] + nb[int(rng.integers(len(nb)))] + w[i + 1 :]
-    elif i < len(w) - 1 and w[i] != w[i + 1]:  # two letters swapped
-        new = w[:i] + w[i + 1] + w[i] + w[i + 2 :]
-    else:  # a letter doubled
-        new = w[: i + 1] + w[i] + w[i + 1 :]
-    return text[: m.start()] + new + text[m.end() :]
-
-
-def _casing(text: str, rng: np.random.Generator) -> str | None:
-    r = rng.random()
-    if r < 0.4:
-        return text.lower()
-    if r < 0.7:
-        return text.upper()
-    return text[:1].lower() + text[1:]
-
-
-def _punctuation(text: str, rng: np.random.Generator) -> str | None:
-    r = rng.random()
-    if text.endswith("?") and r < 0.5:
-        return text[:-1]
-    if r < 0.75:
-        return text.rstrip("?") + "??"
-    return text.rstrip("?") + " ?"
-
-
-def _contraction(text: str, rng: np.random.Generator) -> str | None:
-    for long, short in L.CONTRACTIONS:
-        if re.search(rf"\b{re.escape(long)}\b", text):
-            return re.sub(rf"\b{re.escape(long)}\b", short, text, count=1)
-        if short in text:
-            return text.replace(short, long, 1)
-    return None
-
-
-def _trailing(text: str, rng: np.random.Generator) -> str | None:
-    return text + L.TRAILING[int(rng.integers(len(L.TRAILING)))]
-
-
-# ---------------------------------------------------------------------- the tests
-def _mft_name(rng: np.random.Generator) -> list[Case]:
-    return _change(L.NAME_FRAMES, rng.choice(_names(), size=40, replace=False), rng, k=2)
-
-
-def _mft_number(rng: np.random.Generator) -> list[Case]:
-    return _change(L.NUMBER_FRAMES, L.NUMBERS, rng, k=3)
-
-
-def _mft_place(rng: np.random.Generator) -> list[Case]:
-    return _change(L.PLACE_FRAMES, L.PLACES, rng, k=3)
-
-
-def _mft_date(rng: np.random.Generator) -> list[Case]:
-    years = [str(y) for y in L.YEARS]
-    return _change(L.YEAR_FRAMES, years, rng, k=2) + _change(L.MONTH_FRAMES, L.MONTHS, rng, k=3)
-
-
-def _mft_negation(rng: np.random.Generator) -> list[Case]:
-    out = []
-    for pos, neg in L.NEGATION_FRAMES:
-        for act in L.ACTIVITIES:
-            a, b = pos.format(x=act), neg.format(x=act)
-            out.append(Case((a, b) if rng.random() < 0.5 else (b, a)))
-    return out
-
-
-def _mft_comparative(rng: np.random.Generator) -> list[Case]:
-    return _word_contrast(L.COMPARATIVE_FRAMES, rng)
-
-
-def _mft_contrast(rng: np.random.Generator) -> list[Case]:
-    return _word_contrast(L.CONTRAST_FRAMES, rng)
-
-
-def _mft_asymmetric(rng: np.random.Generator) -> list[Case]:
-    places = _two_of(L.PLACES[:12])
-    formats = _two_of(L.FORMATS)
-    become = [
-        Case((f.format(x=x, y=y, noun=n), f.format(x=y, y=x, noun=n)))
-        for f in L.BECOME_FRAMES
-        for x, y in L.BECOME
-        for n in L.PERSON_NOUNS[:3]
-    ]
-    return (
-        _swap_frames(L.ASYMMETRIC_FRAMES, _comparable_pairs())
-        + _swap_frames(L.MOVE_FRAMES, places)
-        + _swap_frames(L.CONVERT_FRAMES, formats)
-        + become
-    )
-
-
-def _mft_symmetric(rng: np.random.Generator) -> list[Case]:
-    return _swap_frames(L.SYMMETRIC_FRAMES, _comparable_pairs())
-
-
-def _mft_active_passive(rng: np.random.Generator) -> list[Case]:
-    fillers = {
-        0: list(L.INVENTIONS),
-        1: list(L.BOOKS),
-        2: _two_of(L.COMPANIES),
-        3: _two_of(L.TEAMS),
-        4: _two_of(L.COMPANIES),
-    }
-    out = []
-    for i, (act, pas) in enumerate(L.ACTIVE_PASSIVE):
-        for x, y in fillers[i]:
-            a, b = act.format(x=x, y=y), pas.format(x=x, y=y)
-            out.append(Case((a, b) if rng.random() < 0.5 else (b, a)))
-    return out
-
-
-def _mft_identity(rng: np.random.Generator) -> list[Case]:
-    return [Case((q, q)) for q in _all_questions(rng)]
-
-
-def _inv(edit: Callable[[str, np.random.Generator], str | None]) -> Callable[..., list[Case]]:
-    return lambda rng: _perturbed(rng, edit)
-
-
-def _inv_symmetry(rng: np.random.Generator) -> list[Case]:
-    return [Case((b, a), base=(a, b)) for a, b in _paraphrase_pairs(rng)]
-
-
-def _dir_contradiction(rng: np.random.Generator) -> list[Case]:
-    out = []
-    for fa, fb in L.PARAPHRASES:
-        for d1, d2 in L.DETAILS:
-            for _ in range(3):
-                seed = int(rng.integers(2**31))
-                a = _fill(fa, seed)
-                b = _fill(fb, seed)
-                a_d = a.rstrip("?") + f" {d1}?"
-                b_d = b.rstrip("?") + f" {d2}?"
-                if rng.random() < 0.5:
-                    out.append(Case((a_d, b_d), base=(a_d, b)))
-                else:
-                    out.append(Case((b_d, a_d), base=(b, a_d)))
-    return out
-
-
 TESTS: tuple[BehaviourTest, ...] = (
     BehaviourTest(
         "mft_name",
@@ -394,8 +165,10 @@ TESTS: tuple[BehaviourTest, ...] = (
         "vocabulary: entities",
         "The same question about two different people ('How old is Emma Smith?' / 'How old "
         "is Omar Khan?'): not duplicates.",
-        _mft_name,
+        G.mft_name,
         0,
+        family="entity: person",
+        covered_by=("name",),
     ),
     BehaviourTest(
         "mft_number",
@@ -403,8 +176,10 @@ TESTS: tuple[BehaviourTest, ...] = (
         "vocabulary: numbers",
         "The same question with another number ('Can I lose 5 kg in a month?' / '... 20 kg "
         "...'): not duplicates.",
-        _mft_number,
+        G.mft_number,
         0,
+        family="number",
+        covered_by=("number",),
     ),
     BehaviourTest(
         "mft_place",
@@ -412,8 +187,10 @@ TESTS: tuple[BehaviourTest, ...] = (
         "vocabulary: entities",
         "The same question about two different places ('Is it safe to travel to Cairo?' / "
         "'... to Oslo?'): not duplicates.",
-        _mft_place,
+        G.mft_place,
         0,
+        family="entity: place",
+        covered_by=("name",),
     ),
     BehaviourTest(
         "mft_date",
@@ -421,46 +198,153 @@ TESTS: tuple[BehaviourTest, ...] = (
         "vocabulary: dates",
         "The same question about another year or month ('Who won the World Cup in 1998?' / "
         "'... in 2014?'): not duplicates.",
-        _mft_date,
+        G.mft_date,
         0,
+        family="date",
+        covered_by=("number", "name"),
     ),
     BehaviourTest(
         "mft_negation",
         "mft",
         "negation",
-        "A question and its negation ('Why do people drink coffee?' / 'Why don't people "
-        "drink coffee?'): not duplicates.",
-        _mft_negation,
+        "A question and its negation by an auxiliary ('Why do people drink coffee?' / 'Why "
+        "don't people drink coffee?'): not duplicates.",
+        G.mft_negation,
         0,
+        family="negation: auxiliary",
+        covered_by=("negation",),
+    ),
+    BehaviourTest(
+        "mft_negation_lexical",
+        "mft",
+        "negation",
+        "A question and its negation by a word other than 'not' ('Why do farmers keep bees?' "
+        "/ 'Why do farmers seldom keep bees?'; rarely, refuse to, uncommon, no): not "
+        "duplicates.",
+        G.mft_negation_lexical,
+        0,
+        family="negation: lexical",
+    ),
+    BehaviourTest(
+        "mft_modifier",
+        "mft",
+        "modifiers",
+        "A modifier that changes what is asked ('Do all dentists keep bees?' / 'Do any "
+        "dentists keep bees?'; most/few, only, for fun / for a living, pretend to): not "
+        "duplicates.",
+        G.mft_modifier,
+        0,
+        family="modifier",
     ),
     BehaviourTest(
         "mft_comparative",
         "mft",
         "comparatives",
-        "One comparative word changed: more/less, before/after, better/worse ('Is it better "
-        "to run before breakfast?' / '... after breakfast?'): not duplicates.",
-        _mft_comparative,
+        "One comparative word changed: earlier/later, crispier/softer, during/instead of, "
+        "wiser/sillier ('Is it wise to nap at noon during breakfast?' / '... instead of "
+        "breakfast?'): not duplicates.",
+        G.mft_comparative,
         0,
+        family="comparative word",
+        covered_by=("antonym",),
     ),
     BehaviourTest(
         "mft_antonym",
         "mft",
         "antonyms",
-        "One word swapped for its opposite: being/becoming, with/without, good/bad, "
-        "safe/dangerous ('What is it like being a doctor?' / '... becoming a doctor?'): not "
-        "duplicates.",
-        _mft_contrast,
+        "One word swapped for another that changes the question: working as/dating, own/"
+        "lack, great/terrible, safe/dangerous ('What is it like working as a doctor?' / "
+        "'What is it like dating a doctor?'): not duplicates.",
+        G.mft_contrast,
         0,
+        family="antonym",
+        covered_by=("antonym",),
+    ),
+    BehaviourTest(
+        "mft_change_direction",
+        "mft",
+        "direction of a change",
+        "The same change in the other direction ('Will house prices in Oslo rise next year?' "
+        "/ '... fall next year?'; climb/drop, grow/shrink, go up/go down): not duplicates.",
+        G.mft_change_direction,
+        0,
+        family="change direction",
+        covered_by=("antonym",),
     ),
     BehaviourTest(
         "mft_asymmetric_swap",
         "mft",
         "word order: roles",
-        "The arguments of an asymmetric relation swapped ('Is Python better than Java?' / "
-        "'Is Java better than Python?'; 'from Paris to Rome' / 'from Rome to Paris'; 'Can a "
-        "bad person become good?' / 'Can a good person become bad?'): not duplicates.",
-        _mft_asymmetric,
+        "The arguments of an asymmetric relation swapped ('Is Python sturdier than Java?' / "
+        "'Is Java sturdier than Python?'; 'relocate to Rome if I live in Paris' / '... to "
+        "Paris if I live in Rome'; 'Can a shy person grow confident?' / 'Can a confident "
+        "person grow shy?'): not duplicates.",
+        G.mft_asymmetric,
         0,
+        family="asymmetric swap",
+        covered_by=("swap", "wordorder"),
+        order="asymmetric",
+    ),
+    BehaviourTest(
+        "mft_comparison_direction",
+        "mft",
+        "word order: comparison",
+        "The two sides of a comparison swapped ('Is Paris warmer than Rome?' / 'Is Rome "
+        "warmer than Paris?'; 'Is a Pixel heavier than a Mac?'): not duplicates.",
+        G.mft_comparison_direction,
+        0,
+        family="comparison direction",
+        covered_by=("swap", "wordorder"),
+        order="asymmetric",
+    ),
+    BehaviourTest(
+        "mft_role_swap",
+        "mft",
+        "word order: roles",
+        "Subject and object of an asymmetric verb swapped ('Does Emma trust Liam?' / 'Does "
+        "Liam trust Emma?'; 'Why did Google acquire Uber?' / 'Why did Uber acquire "
+        "Google?'): not duplicates.",
+        G.mft_role_swap,
+        0,
+        family="role swap",
+        covered_by=("wordorder",),
+        order="asymmetric",
+    ),
+    BehaviourTest(
+        "mft_role_swap_prepositional",
+        "mft",
+        "word order: roles",
+        "Two roles swapped around a relation carried by a preposition ('Can a doctor work "
+        "for a nurse?' / 'Can a nurse work for a doctor?'; report to, take orders from): not "
+        "duplicates.",
+        G.mft_role_swap_prepositional,
+        0,
+        family="role swap: prepositional",
+        order="asymmetric",
+    ),
+    BehaviourTest(
+        "mft_event_order",
+        "mft",
+        "word order: events",
+        "Two events swapped around before/after ('Should I sell my car before I move "
+        "abroad?' / 'Should I move abroad before I sell my car?'): not duplicates.",
+        G.mft_event_order,
+        0,
+        family="event order",
+        covered_by=("wordorder",),
+        order="asymmetric",
+    ),
+    BehaviourTest(
+        "mft_event_sequence",
+        "mft",
+        "word order: events",
+        "Two events swapped around 'first ... and then' ('Should I sign the lease first and "
+        "then book the flight?' / 'Should I book the flight first and then sign the "
+        "lease?'): not duplicates.",
+        G.mft_event_sequence,
+        0,
+        family="event sequence",
+        order="asymmetric",
     ),
     BehaviourTest(
         "mft_symmetric_swap",
@@ -468,8 +352,35 @@ TESTS: tuple[BehaviourTest, ...] = (
         "word order: roles",
         "The arguments of a symmetric relation swapped ('Is tea the same as coffee?' / 'Is "
         "coffee the same as tea?'): duplicates.",
-        _mft_symmetric,
+        G.mft_symmetric,
         1,
+        family="symmetric swap",
+        covered_by=("wordorder",),
+        order="symmetric",
+    ),
+    BehaviourTest(
+        "mft_comparison_converse",
+        "mft",
+        "word order: comparison",
+        "A comparison told from its other side ('Is Paris warmer than Rome?' / 'Is Rome "
+        "colder than Paris?'): duplicates.",
+        G.mft_comparison_converse,
+        1,
+        family="comparison converse",
+        covered_by=("wordorder",),
+        order="symmetric",
+    ),
+    BehaviourTest(
+        "mft_event_fronting",
+        "mft",
+        "word order: events",
+        "The time clause moved to the front, the events in the same order ('Should I sell my "
+        "car before I move abroad?' / 'Before I move abroad, should I sell my car?'): "
+        "duplicates.",
+        G.mft_event_fronting,
+        1,
+        family="clause fronting",
+        order="symmetric",
     ),
     BehaviourTest(
         "mft_active_passive",
@@ -477,16 +388,18 @@ TESTS: tuple[BehaviourTest, ...] = (
         "syntax: voice",
         "Active and passive with the same roles ('Did Edison invent the light bulb?' / 'Was "
         "the light bulb invented by Edison?'): duplicates.",
-        _mft_active_passive,
+        G.mft_active_passive,
         1,
+        family="voice",
     ),
     BehaviourTest(
         "mft_identity",
         "mft",
         "identity",
         "A question paired with itself: duplicates.",
-        _mft_identity,
+        G.mft_identity,
         1,
+        family="identity",
     ),
     BehaviourTest(
         "inv_typo",
@@ -494,7 +407,9 @@ TESTS: tuple[BehaviourTest, ...] = (
         "robustness: typos",
         "One word of one side with a typo (a neighbouring key, two letters swapped, a letter "
         "doubled): the score stays within the tolerance.",
-        _inv(_typo),
+        G.inv(G.typo),
+        family="typo",
+        covered_by=("typo",),
     ),
     BehaviourTest(
         "inv_casing",
@@ -502,7 +417,9 @@ TESTS: tuple[BehaviourTest, ...] = (
         "robustness: casing",
         "One side lower-cased, upper-cased or with its first letter lower-cased: the score "
         "stays within the tolerance.",
-        _inv(_casing),
+        G.inv(G.casing),
+        family="casing",
+        covered_by=("casing",),
     ),
     BehaviourTest(
         "inv_punctuation",
@@ -510,15 +427,17 @@ TESTS: tuple[BehaviourTest, ...] = (
         "robustness: punctuation",
         "One side's question mark dropped, doubled or spaced: the score stays within the "
         "tolerance.",
-        _inv(_punctuation),
+        G.inv(G.punctuation),
+        family="punctuation",
     ),
     BehaviourTest(
         "inv_contraction",
         "inv",
         "robustness: contractions",
-        "One side contracted or expanded ('What is' / 'What's', 'do not' / 'don't'): the "
-        "score stays within the tolerance.",
-        _inv(_contraction),
+        "One side contracted or expanded ('What is' / 'What's', 'I am' / 'I'm'): the score "
+        "stays within the tolerance.",
+        G.inv(G.contraction),
+        family="contraction",
     ),
     BehaviourTest(
         "inv_trailing",
@@ -526,14 +445,17 @@ TESTS: tuple[BehaviourTest, ...] = (
         "robustness: irrelevant text",
         "Irrelevant text appended to one side ('Thanks in advance.'): the score stays within "
         "the tolerance.",
-        _inv(_trailing),
+        G.inv(G.trailing),
+        family="irrelevant text",
     ),
     BehaviourTest(
         "inv_symmetry",
         "inv",
         "symmetry",
         "The two texts swapped: the score stays within the tolerance.",
-        _inv_symmetry,
+        G.inv_symmetry,
+        family="pair order",
+        covered_by=("order",),
     ),
     BehaviourTest(
         "dir_contradiction",
@@ -542,7 +464,8 @@ TESTS: tuple[BehaviourTest, ...] = (
         "A contradicting detail added to one side of a duplicate pair whose other side has "
         "the opposite detail ('How can I learn chess as a beginner?' / 'What is the best way "
         "to learn chess as an expert?'): the score goes down.",
-        _dir_contradiction,
+        G.dir_contradiction,
+        family="contradicting detail",
     ),
 )
 
@@ -635,6 +558,9 @@ def run_suite(
                 t.expected,
                 failing,
                 round(float(np.mean(changes)), 6) if changes else None,
+                t.family,
+                t.covered_by,
+                t.order,
             )
         )
     info = {
