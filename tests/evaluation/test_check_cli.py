@@ -40,7 +40,9 @@ def test_check_json_lists_every_test_with_its_failure_rate(
         assert len(t["examples"]) == min(3, t["failures"])
     assert set(doc["summary"]) >= {"mft_mean_failure_rate", "symmetry_failure_rate"}
     assert json.loads((tmp_path / "o" / "check.json").read_text()) == doc
-    assert "| mft_negation | mft | 100 |" in (tmp_path / "o" / "check.md").read_text()
+    md = (tmp_path / "o" / "check.md").read_text()
+    assert "| mft_negation | mft | negation: auxiliary | seen | 100 |" in md
+    assert "| mft_modifier | mft | modifier | unseen | 100 |" in md and "(unseen): mft" in md
 
 
 def test_check_text_output(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,8 +97,11 @@ def test_experiment_check_writes_files_and_the_report_shows_them(
     )
     md = (pub / "report.md").read_text()
     assert "## Behaviour" in md and "| aug | lexical | negation ×0.5 |" in md
+    assert "### Robustness and its cost" in md
     summary = json.loads((pub / "summary.json").read_text())
     assert {b["run"] for b in summary["behaviour"]} == {"lexical", "aug"}
+    assert {r["run"] for r in summary["robustness"]} == {"lexical", "aug"}
+    assert all("mft_unseen" in r and r["f1_ci"] for r in summary["robustness"])
     assert (pub / "behaviour" / "aug.json").is_file()
     html = (pub / "report.html").read_text()
     assert "<h2>Behaviour</h2>" in html and "mft_negation" in html

@@ -287,6 +287,8 @@ def _behaviour_section(checks: dict[str, dict[str, Any]], f1: dict[str, float]) 
                 f"{', '.join(aug)} ×{d['config'].get('augment_ratio', 0.2)}" if aug else "none",
                 _fmt(f1[n]) if n in f1 else "–",
                 rate(s.get("mft_mean_failure_rate")),
+                rate(s.get("mft_seen_mean_failure_rate")),
+                rate(s.get("mft_unseen_mean_failure_rate")),
                 rate(s.get("inv_mean_failure_rate")),
                 rate(s.get("dir_mean_failure_rate")),
                 rate(s.get("symmetry_failure_rate")),
@@ -307,7 +309,18 @@ def _behaviour_section(checks: dict[str, dict[str, Any]], f1: dict[str, float]) 
         "Failure rate: the share of a test's cases the model gets wrong (lower is better); F1: "
         "the run's cross-validated F1.</p>"
         + _table(
-            ["run", "family", "augment", "F1 (CV)", "mft mean", "inv mean", "dir", "symmetry"],
+            [
+                "run",
+                "family",
+                "augment",
+                "F1 (CV)",
+                "mft mean",
+                "mft seen",
+                "mft unseen",
+                "inv mean",
+                "dir",
+                "symmetry",
+            ],
             rows,
             left=3,
         )

@@ -14,7 +14,13 @@ from typing import Any
 from pairlm.evaluation.store import ResultStore
 from pairlm.experiments.checks import check_path
 from pairlm.report import curves
-from pairlm.report.behaviour import behaviour_markdown, behaviour_summary, load_checks
+from pairlm.report.behaviour import (
+    behaviour_markdown,
+    behaviour_summary,
+    load_checks,
+    robustness_markdown,
+    robustness_rows,
+)
 from pairlm.report.tables import markdown_report, summarize_grouped, summary_dict
 
 
@@ -114,10 +120,24 @@ def _behaviour_section(
     if not checks:
         return md, summary
     with ResultStore(src, create=False) as store:
-        f1 = {s.name: s.means["f1"] for s in summarize_grouped(store, bootstrap=0)}
-    md += behaviour_markdown(checks, f1)
+        summaries = summarize_grouped(store, bootstrap=0)
+    f1 = {s.name: s.means["f1"] for s in summaries}
+    runs = [
+        {
+            "name": s.name,
+            "family": s.family,
+            "config": s.config,
+            "f1_mean": s.means["f1"],
+            "f1_ci": list(s.f1_ci),
+            "fold_f1": list(s.fold_f1),
+        }
+        for s in summaries
+    ]
+    rows = robustness_rows(checks, runs)
+    md += behaviour_markdown(checks, f1) + robustness_markdown(rows)
     if summary is not None:
         summary["behaviour"] = behaviour_summary(checks)
+        summary["robustness"] = rows
     if out.resolve() != src.resolve():
         for name in checks:
             dst = check_path(out, name)
