@@ -14,8 +14,13 @@ between the two ways on the pairs both scored.
 
 - adapter: LoRA-adapter scoring in the shipped CPU setting (`configs/smollm2-lora-cpu.toml`:
   short prompt, all-linear r 16 on the top 15 layers, both orders of each pair scored and
-  averaged), through `LLMLoRAClassifier.predict_proba` — an untrained adapter costs what a
-  trained one does. pairs/s counts pairs, each scored twice.
+  averaged), through `LLMLoRAClassifier.predict_proba`. The adapter's B matrices are drawn
+  N(0, 0.03²) (seeded; peft starts them at zero, and 0.03 is the spread of a trained fold-0
+  adapter's B) so that the branch changes the scores. pairs/s counts pairs, each scored twice.
+  Three ways, on the same model and pairs: `pairlm` (the fused LoRA projection with a float32
+  adapter branch: `models/llm/fused.py`, peft's numerics, the default), `peft` (peft's own
+  `lora.Linear.forward`: the path before the fused projection) and `bf16_adapters` (the
+  branch in bf16: an approximation), each with its largest |P| difference from `peft`.
 
 FLOPs (`pairlm.models.llm.flops.forward_flops`): 2·N·T for the decoder on the T non-pad
 tokens actually run (n-shot: the demonstrations' cached prefix once, plus every suffix; the
@@ -99,14 +104,17 @@ def naive_scores(
     return out, tokens, time.perf_counter() - t0
 
 
-def adapter_scores(ta: list[str], tb: list[str], batch_size: int) -> dict[str, object]:
+def adapter_scores(ta: list[str], tb: list[str], batch_size: int) -> dict[str, dict]:
     """pairs/s and the fraction of the bf16 peak of LoRA-adapter scoring in the CPU setting,
-    both orders (see the module docstring)."""
+    both orders, the three ways of the module docstring."""
     import tomllib
+
+    import torch
 
     from pairlm.data.pairs import PairDataset
     from pairlm.models.base import swap_sides
     from pairlm.models.llm.flops import decoder_counts, forward_flops
+    from pairlm.models.llm.fused import fuse_lora, unfuse_lora
     from pairlm.models.llm.lora import LLMLoRAClassifier
 
     with (REPO / "configs" / "smollm2-lora-cpu.toml").open("rb") as fh:
@@ -115,24 +123,47 @@ def adapter_scores(ta: list[str], tb: list[str], batch_size: int) -> dict[str, o
     clf = LLMLoRAClassifier(**cfg)
     clf.template_ = clf._template()
     clf._build()
-    clf._rt["model"].eval()
+    model = clf._rt["model"]
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.03)
     clf.threshold_ = 0.5
     pairs = PairDataset.from_pairs(ta, tb)
-    clf.predict_proba(PairDataset.from_pairs(ta[:8], tb[:8]))  # warm-up
-    t0 = time.perf_counter()
-    clf.predict_proba(pairs)
-    seconds = time.perf_counter() - t0
     tokens = sum(map(len, clf._encode(pairs))) + sum(map(len, clf._encode(swap_sides(pairs))))
     rows = sum(len(set(f)) for f in clf._rt["answers"].first_tokens)
-    flops = forward_flops(decoder_counts(clf._rt["model"]), tokens, rows, 2 * len(pairs))
-    return {
-        "pairs": len(pairs),
-        "orders": 2,
-        "pairs_per_s": round(len(pairs) / seconds, 2),
-        "tokens_per_pair": round(tokens / len(pairs), 1),
-        "gflop_per_pair": round(flops / len(pairs) / 1e9, 2),
-        "useful_gflops": round(flops / seconds / 1e9, 1),
-    }
+    flops = forward_flops(decoder_counts(model), tokens, rows, 2 * len(pairs))
+    out: dict[str, dict] = {}
+    probs: dict[str, np.ndarray] = {}
+    for way in ("peft", "pairlm", "bf16_adapters", "peft_again"):
+        if way.startswith("peft"):
+            unfuse_lora(model)
+        else:
+            fuse_lora(model, low_precision=way == "bf16_adapters")
+        clf.predict_proba(PairDataset.from_pairs(ta[:8], tb[:8]))  # warm-up
+        t0 = time.perf_counter()
+        probs[way] = clf.predict_proba(pairs)
+        seconds = time.perf_counter() - t0
+        out[way] = {
+            "pairs": len(pairs),
+            "orders": 2,
+            "pairs_per_s": round(len(pairs) / seconds, 2),
+            "tokens_per_pair": round(tokens / len(pairs), 1),
+            "gflop_per_pair": round(flops / len(pairs) / 1e9, 2),
+            "useful_gflops": round(flops / seconds / 1e9, 1),
+            "max_abs_p_diff_vs_peft": round(float(np.max(np.abs(probs[way] - probs["peft"]))), 5),
+        }
+    # peft timed before and after the others: its mean is the baseline (machine drift)
+    again = out.pop("peft_again")
+    out["peft"]["pairs_per_s"] = round((out["peft"]["pairs_per_s"] + again["pairs_per_s"]) / 2, 2)
+    out["peft"]["useful_gflops"] = round(
+        (out["peft"]["useful_gflops"] + again["useful_gflops"]) / 2, 1
+    )
+    for way in ("pairlm", "bf16_adapters"):
+        out[way]["speedup_vs_peft"] = round(out[way]["pairs_per_s"] / out["peft"]["pairs_per_s"], 2)
+    return out
 
 
 def main() -> None:
@@ -242,8 +273,9 @@ def main() -> None:
     if args.adapter_pairs:
         k = min(args.adapter_pairs, len(ta))
         adapter = adapter_scores(ta[:k], tb[:k], args.batch_size)
-        adapter["fraction_of_bf16_peak"] = round(adapter["useful_gflops"] / peak_bf16, 3)  # type: ignore[operator]
-        results["adapter"] = {"pairlm": adapter}
+        for entry in adapter.values():
+            entry["fraction_of_bf16_peak"] = round(entry["useful_gflops"] / peak_bf16, 3)
+        results["adapter"] = adapter
         print(f"adapter: {json.dumps(adapter)}", file=sys.stderr)
 
     zero = (
@@ -283,6 +315,8 @@ def main() -> None:
     if "adapter" in results:
         frac = results["adapter"]["pairlm"]["fraction_of_bf16_peak"]  # type: ignore[index]
         targets.update(
+            adapter_speedup_vs_peft=results["adapter"]["pairlm"]["speedup_vs_peft"],  # type: ignore[index]
+            adapter_bf16_speedup_vs_peft=results["adapter"]["bf16_adapters"]["speedup_vs_peft"],  # type: ignore[index]
             adapter_fraction_of_bf16_peak=frac,
             adapter_fraction_target=0.45,
             adapter_met=frac >= 0.45,

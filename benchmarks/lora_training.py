@@ -14,7 +14,13 @@ Settings (each in its own subprocess, so its peak memory is its own; 2 torch thr
 - ``cpu_setting``: pairlm's path in the shipped CPU setting (`configs/smollm2-lora-cpu.toml`:
   short prompt, all-linear r 16 on the top 15 layers, the family's LoRA dropout 0.05);
 - ``cpu_setting_no_dropout``: the same without LoRA dropout (a candidate: each of its 105
-  adapted modules draws a dropout mask over its input every step);
+  adapted modules draws a dropout mask over its input every step); without dropout the
+  adapted projections run through pairlm's fused LoRA projection (`models/llm/fused.py`,
+  float32 adapter branch: peft's numerics);
+- ``cpu_setting_no_dropout_peft``: the same on peft's own `lora.Linear.forward` (the path
+  before the fused projection: the baseline of the two above and below);
+- ``cpu_setting_bf16``: no dropout and `bf16_adapters` (the adapter branch and its
+  gradients in bf16, float32 master weights: an approximation);
 - ``qlora_naive`` / ``qlora_pairlm``: the naive and the default pairlm set-up with the base
   in 4-bit NF4 (bitsandbytes; compute dtype fp32 for the naive one, "auto" for pairlm's).
 
@@ -49,6 +55,8 @@ SETTINGS = (
     "lora_pairlm",
     "cpu_setting",
     "cpu_setting_no_dropout",
+    "cpu_setting_no_dropout_peft",
+    "cpu_setting_bf16",
     "qlora_naive",
     "qlora_pairlm",
     "lora_pairlm_fp32",
@@ -94,8 +102,10 @@ def run_setting(name: str, steps: int, n_pairs: int, batch_size: int) -> dict:
     kw: dict = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05}
     if name.startswith("cpu_setting"):
         kw = _cpu_setting()
-        if name == "cpu_setting_no_dropout":
+        if name != "cpu_setting":
             kw["lora_dropout"] = 0.0
+        if name == "cpu_setting_bf16":
+            kw["bf16_adapters"] = True
     clf = LLMLoRAClassifier(
         backbone="smollm2",
         dtype=dtype,
@@ -107,6 +117,10 @@ def run_setting(name: str, steps: int, n_pairs: int, batch_size: int) -> dict:
     clf.template_ = clf._template()
     clf._build()
     model = clf._rt["model"]
+    if name.endswith("_peft"):
+        from pairlm.models.llm.fused import unfuse_lora
+
+        unfuse_lora(model)
     model.train()
     pairs = _pairs(n_pairs)
     seqs = clf._encode(pairs)
@@ -235,6 +249,13 @@ def main() -> None:
                 "matmul_2048_gflops": {k: round(v, 1) for k, v in peak.items()},
                 "settings": results,
                 "speedup_no_dropout_vs_cpu_setting": ratio("cpu_setting_no_dropout", "cpu_setting"),
+                "speedup_fused_vs_peft_no_dropout": ratio(
+                    "cpu_setting_no_dropout", "cpu_setting_no_dropout_peft"
+                ),
+                "speedup_bf16_vs_peft_no_dropout": ratio(
+                    "cpu_setting_bf16", "cpu_setting_no_dropout_peft"
+                ),
+                "speedup_bf16_vs_cpu_setting": ratio("cpu_setting_bf16", "cpu_setting"),
                 "speedup_lora_pairlm_vs_naive": ratio("lora_pairlm", "lora_naive"),
                 "speedup_lora_pairlm_fp32_vs_naive": ratio("lora_pairlm_fp32", "lora_naive"),
                 "dtype_gain_lora_auto_vs_fp32": ratio("lora_pairlm", "lora_pairlm_fp32"),

@@ -111,6 +111,11 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
+    bf16_adapters: bool = field(default=False, metadata={"omit_default": True})
+    """Run the adapter branch and its gradients in the base's compute dtype (bf16) instead of
+    float32 (the weights themselves stay float32), through pairlm's fused LoRA projection
+    (`models/llm/fused.py`): faster on a bf16 base, an approximation (what bf16 autocast
+    does); no effect on a float32 base. Off: the branch keeps peft's float32 numerics."""
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Module names to adapt, or "all-linear"."""
     top_layers: int | None = None
@@ -305,6 +310,9 @@ class LLMLoRAClassifier(PairClassifier):
                 peft_model: Any = get_peft_model(model, lcfg)
             else:
                 peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        from pairlm.models.llm.fused import fuse_lora
+
+        fuse_lora(peft_model, low_precision=cfg.bf16_adapters)
         self._rt: dict[str, Any] = {
             "model": peft_model,
             "tokenizer": tok,
