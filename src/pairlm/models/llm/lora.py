@@ -99,32 +99,42 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     backbone: str = "smollm2"
     """Hugging Face model id, local directory, .gguf file, or "smollm2" (the packaged model)."""
     head: Literal["generative", "classification"] = "generative"
+    """"generative": the answer word at the last position; "classification": a 2-way head."""
     template: str = "harness"
     """Prompt template (built-in name or file), as for `llm-zeroshot`; both heads use it."""
     verbaliser: str = ""
     """"POSITIVE/NEGATIVE" answer words; empty: the template's own."""
     verbaliser_variants: bool = True
+    """Sum the case / leading-space variants of each answer word (" No", "no", ...)."""
     loss_over: Literal["labels", "vocab"] = "labels"
     """Generative head: cross-entropy over the two labels' (variant-summed) scores, or the LM
     loss of the canonical answer token over the whole vocabulary."""
     # --- LoRA
     r: int = 8
+    """LoRA rank."""
     lora_alpha: int = 16
+    """LoRA scaling numerator (the update is scaled by lora_alpha / r)."""
     lora_dropout: float = 0.05
+    """Dropout on the LoRA adapters' input."""
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Module names to adapt, or "all-linear"."""
     top_layers: int | None = None
-    """Adapt only the top this many decoder layers (None: all). The backward pass then stops
-    at the lowest adapted layer, so a step costs less."""
+    """Adapt only the top N decoder layers (None: all); the backward pass stops at the lowest."""
     # --- optimisation
     lr: float = 1e-3
+    """Peak AdamW learning rate of the adapter parameters."""
     weight_decay: float = 0.0
+    """AdamW weight decay."""
     schedule: str = "linear"
     """"linear", "cosine" or "constant" after the warm-up."""
     warmup_ratio: float = 0.05
+    """Share of the optimizer steps with a linear learning-rate warm-up."""
     epochs: int = 1
+    """Passes over the training pairs (unless `max_steps` or early stopping ends sooner)."""
     batch_size: int = 8
+    """Training pairs per micro-batch."""
     grad_accum: int = 1
+    """Micro-batches per optimizer step (effective batch: batch_size × grad_accum)."""
     max_grad_norm: float | None = 1.0
     """Clip the gradient norm of the adapter parameters (None: no clipping)."""
     max_steps: int | None = None
@@ -145,7 +155,9 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     autocast: bool = False
     """bf16 autocast of the forward pass (useful with float32 base weights on a GPU)."""
     gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, slower steps."""
     device: str = "auto"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     # --- validation, early stopping, checkpoints
     eval_steps: int | None = None
     """Validate every this many optimizer steps (None: at the end of each epoch)."""
@@ -154,12 +166,14 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     max_valid: int | None = 500
     """Validation pairs used (stratified subsample) for early stopping and the threshold."""
     eval_batch_size: int = 32
+    """Pairs per batch when scoring (validation and `predict_proba`)."""
     checkpoint_dir: str | None = None
     """Where checkpoints go (a sub-directory per run fingerprint); a killed run with the same
     config and data resumes from its last checkpoint. None: a temporary directory."""
     checkpoint_steps: int = 100
     """Checkpoint every this many optimizer steps (and at each epoch's end)."""
     progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
 
     def validate(self) -> None:
         super().validate()
