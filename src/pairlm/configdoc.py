@@ -20,6 +20,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import re
 import textwrap
 from dataclasses import dataclass
 from typing import Any
@@ -132,13 +133,16 @@ def undocumented(cls: type) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """`text` for a Markdown table cell: pipes escaped, except inside code spans (where
+    Python-Markdown's tables, which MkDocs uses, read them as text)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p if p.startswith("`") else p.replace("|", "\\|") for p in parts)
 
 
 def markdown_table(cls: type) -> str:
     """The keys of `cls` as a Markdown table: key, type, default, meaning."""
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for d in field_docs(cls):
-        default = "*required*" if d.default == "required" else f"`{_cell(d.default)}`"
-        lines.append(f"| `{d.key}` | `{_cell(d.type)}` | {default} | {_cell(d.doc)} |")
+        default = "*required*" if d.default == "required" else f"`{d.default}`"
+        lines.append(f"| `{d.key}` | `{d.type}` | {default} | {_cell(d.doc)} |")
     return "\n".join(lines)
