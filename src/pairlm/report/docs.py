@@ -66,12 +66,17 @@ def family_config(family: str) -> type:
     return get_family(family).config_cls
 
 
-def config_classes() -> dict[str, type]:
-    """Block name -> config dataclass, for every registered family, every experiment-file
-    table and the service."""
-    from pairlm.models.registry import available
+def shipped_families() -> list[str]:
+    """The families pairlm ships (a plug-in registered at run time is not documented here)."""
+    from pairlm.models.registry import available, info
 
-    out = {f"config-{f}": family_config(f) for f in available()}
+    return [f for f in available() if info(f).target.startswith("pairlm.")]
+
+
+def config_classes() -> dict[str, type]:
+    """Block name -> config dataclass, for every family pairlm ships, every experiment-file
+    table and the service."""
+    out = {f"config-{f}": family_config(f) for f in shipped_families()}
     out.update({f"config-experiment-{n}": cls for n, cls in experiment_sections()})
     out["config-serve"] = serve_config()
     return out
