@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := torch,report,search,quant,models,ray,dev
+EXTRAS := torch,report,search,quant,models,ray,dev,docs
 
 # The shared reference data, when this checkout sits beside it (dev machines, CI).
 SHARED_DATA := $(abspath ../shared/data)
@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-unit bench lint format clean
+.PHONY: install demo test test-unit bench lint format docs clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ bench: $(STAMP)
 		echo ">> $$b"; $(BIN)/python $$b | tee runs/bench/$$(basename $$b .py).json || exit 1; \
 	done
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link or page fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -56,4 +60,4 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

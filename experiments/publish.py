@@ -1,8 +1,10 @@
 """Publish finished runs: results/<experiment>/ (report.md, report.html, summary.json and a
-snapshot of the store holding the experiment's runs) and the README tables made from them.
+snapshot of the store holding the experiment's runs) and the tables made from them: every run
+and comparison in docs/results/<experiment>.md, the "which model" table in README.md and
+docs/results/index.md (`pairlm.report.docs`; a test keeps them equal to the summaries).
 
     .venv/bin/python experiments/publish.py [--store runs/qqp-cv] [--results results]
-        [--readme README.md] [EXPERIMENT.toml ...]
+        [--readme README.md] [--root .] [EXPERIMENT.toml ...]
 
 Each snapshot keeps its experiment's own runs; the runs it borrows from the other one (ALSO
 below: the learning curves' full-size points are qqp-cv runs) are in the summary and report
@@ -98,14 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("experiments", nargs="*", type=Path)
     ap.add_argument("--store", type=Path, default=ROOT / "runs" / "qqp-cv")
     ap.add_argument("--results", type=Path, default=ROOT / "results", help="results folder")
-    ap.add_argument("--readme", type=Path, default=ROOT / "README.md", help="tables go here")
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md", help="headline table")
+    ap.add_argument("--root", type=Path, default=ROOT, help="checkout whose docs/ gets the tables")
     args = ap.parse_args(argv)
     exps = args.experiments or [
         ROOT / "experiments" / "qqp-cv.toml",
         ROOT / "experiments" / "learning-curve.toml",
     ]
     from pairlm.cli import main as pairlm
-    from pairlm.report.readme import update
+    from pairlm.report.docs import results_blocks
+    from pairlm.report.readme import has_block, replace_blocks
 
     counts = _fold_counts(args.store)
     specs = [tomllib.loads(exp.read_text()) for exp in exps]
@@ -153,15 +157,18 @@ def main(argv: list[str] | None = None) -> int:
             return rc
     elif progress.exists():
         shutil.rmtree(progress)
-    readme = args.readme
-    names = {s.parent.name for s in summaries}
-    text = readme.read_text(encoding="utf-8")
-    present = [s for s in summaries if f"<!-- pairlm:{s.parent.name}:begin -->" in text]
-    if present:
-        update(readme, present)
-    missing = names - {s.parent.name for s in present}
-    if missing:
-        print(f"README has no table block for: {', '.join(sorted(missing))}", file=sys.stderr)
+    for page, blocks in results_blocks(args.root, summaries).items():
+        path = args.readme if page == "README.md" else args.root / page
+        if not path.is_file():
+            print(f"no {path}: its tables are not written", file=sys.stderr)
+            continue
+        text = path.read_text(encoding="utf-8")
+        present = {b: t for b, t in blocks.items() if has_block(text, b)}
+        if present:
+            path.write_text(replace_blocks(text, present, str(path)), encoding="utf-8")
+            print(f"updated {', '.join(present)} in {path}")
+        for b in sorted(set(blocks) - set(present)):
+            print(f"{path} has no <!-- pairlm:{b} --> block", file=sys.stderr)
     return 0
 
 

@@ -64,7 +64,8 @@ def test_publish_holds_back_unfinished_runs_and_snapshots_them(
     _run(store, "full", None)
     _run(store, "going", [0], C=0.1)
     _run(store, "two-folds", [0, 2], C=0.3)  # all of its planned folds
-    args = ["--store", str(store), "--results", str(results), "--readme", str(readme), str(exp)]
+    args = ["--store", str(store), "--results", str(results), "--readme", str(readme)]
+    args += ["--root", str(tmp_path), str(exp)]
 
     assert publish.main(args) == 0
     assert _names(results / "toy-exp" / "summary.json") == {"full", "two-folds"}

@@ -1,4 +1,5 @@
-"""The README's results tables are generated from the committed summaries and match them."""
+"""The results tables (docs/results/*.md, and the headline table in README.md and
+docs/results/index.md) are generated from the committed summaries and match them."""
 
 from __future__ import annotations
 
@@ -7,20 +8,70 @@ from pathlib import Path
 
 import pytest
 
-from pairlm.report.readme import check, render, update
+from pairlm.report.docs import committed_summaries, results_blocks, stale
+from pairlm.report.readme import check, headline, render, update
 
 ROOT = Path(__file__).resolve().parents[2]
-# results/in-progress holds runs still going (experiments/publish.py): no README table
-SUMMARIES = sorted(
-    p for p in (ROOT / "results").glob("*/summary.json") if p.parent.name != "in-progress"
-)
+# results/in-progress holds runs still going (experiments/publish.py): no results page
+SUMMARIES = committed_summaries(ROOT)
 
 
-def test_every_committed_summary_has_an_up_to_date_readme_table() -> None:
+def test_every_committed_summary_has_an_up_to_date_results_page_and_headline() -> None:
     if not SUMMARIES:
         pytest.skip("no committed results/*/summary.json")
-    stale = check(ROOT / "README.md", SUMMARIES)
-    assert not stale, f"README tables out of date: {stale}; run python -m pairlm.report.readme"
+    pages = results_blocks(ROOT, SUMMARIES)
+    for s in SUMMARIES:
+        assert f"docs/results/{s.parent.name}.md" in pages, f"no docs page for {s}"
+    assert "headline" in pages["README.md"] and "headline" in pages["docs/results/index.md"]
+    bad = stale(ROOT, pages)
+    assert not bad, f"results tables out of date: {bad}; run python -m pairlm.report.docs"
+
+
+def test_the_readme_keeps_only_the_headline_table_and_stays_short() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.count("<!-- pairlm:") == 2  # the headline block's begin and end
+    assert len(text.splitlines()) <= 200
+
+
+def _run(name: str, family: str, config: dict, f1: float, fit: float) -> dict:
+    return {
+        "name": name,
+        "family": family,
+        "config": config,
+        "n_train_per_fold": 19000.0,
+        "f1_mean": f1,
+        "f1_ci": [f1 - 0.01, f1 + 0.01],
+        "auc_mean": 0.9,
+        "fit_seconds_per_fold": fit,
+        "pairs_per_second": 4.38,
+    }
+
+
+def test_headline_lists_the_shipped_configs_and_family_defaults() -> None:
+    lora = {"backbone": "smollm2", "r": 16}
+    member = {"family": "llm-lora", "config": {**lora, "checkpoint_dir": "runs/ckpt/x"}}
+    summary = {
+        "runs": [
+            _run("stack", "ensemble", {"members": [{"family": "lexical"}, member]}, 0.83, 900),
+            _run("lora", "llm-lora", {**lora, "checkpoint_dir": "runs/ckpt/x"}, 0.80, 1800),
+            _run("tuned", "lexical", {"C": 0.5}, 0.76, 60),
+            _run("lexical", "lexical", {}, 0.75, 70),
+        ]
+    }
+    shipped = {
+        "configs/lora.toml": lora,
+        "configs/stack.toml": {
+            "members": [{"family": "lexical"}, {"family": "llm-lora", "config": lora}]
+        },
+    }
+    table = headline(summary, shipped)
+    assert (
+        "| stack | `--model ensemble --config configs/stack.toml` | 0.830 [0.820, 0.840]" in table
+    )
+    assert "| 900 + 1,800 (lora) | 4.4 |" in table  # the member resumed the lora run's training
+    assert "| lora | `--model llm-lora --config configs/lora.toml` |" in table
+    assert "| lexical | `--model lexical` |" in table
+    assert "tuned" not in table  # neither shipped nor the defaults
 
 
 def test_update_then_check(tmp_path: Path) -> None:

@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("models", help="list the registered model families")
+    p = sub.add_parser(
+        "models", help="list the registered model families, or one family's config keys"
+    )
+    p.add_argument("family", nargs="?", help="a family: print its config keys")
     p.set_defaults(func=cmd_models)
 
     data = sub.add_parser("data", help="inspect and list datasets")

@@ -16,6 +16,8 @@ from pairlm.configfile import load_config_file, parse_overrides
 def cmd_models(args: argparse.Namespace) -> int:
     from pairlm.models import registry
 
+    if getattr(args, "family", None):
+        return _family_keys(args.family)
     width = max(len(n) for n in registry.available())
     for name in registry.available():
         fam = registry.info(name)
@@ -27,6 +29,37 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {fam.description}{state}")
         if fam.note:
             print(f"{'':<{width}}  note: {fam.note}")
+    return 0
+
+
+def _family_keys(name: str) -> int:
+    """`pairlm models FAMILY`: the family, then every config key with its type, default and
+    meaning (the table of the family's docs page, from the same docstrings)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from pairlm.configdoc import field_docs
+    from pairlm.models import registry
+
+    if name not in registry.available():
+        raise SystemExit(
+            f"error: unknown model family {name!r}; available: {', '.join(registry.available())}"
+        )
+    fam = registry.info(name)
+    ok, missing = registry.installed(name)
+    print(f"{name}: {fam.description}")
+    if fam.note:
+        print(f"note: {fam.note}")
+    if not ok:
+        extra = f"; pip install 'pairlm[{','.join(fam.extras)}]'" if fam.extras else ""
+        raise SystemExit(f"error: {name} is not installed (missing: {', '.join(missing)}{extra})")
+    title = f"{name} config keys (--set KEY=VALUE, --config FILE.toml, [runs.config])"
+    table = Table(title=Text(title), title_justify="left")
+    for col in ("key", "type", "default", "meaning"):
+        table.add_column(col, overflow="fold")
+    for d in field_docs(registry.get_family(name).config_cls):
+        table.add_row(*(Text(x) for x in (d.key, d.type, d.default, d.doc)))
+    console().print(table)
     return 0
 
 

@@ -28,8 +28,12 @@ class Protocol:
     """How a dataset is cut into folds and how each fold is used."""
 
     folds: int = 10
+    """Number of folds (k of k-fold), at least 2."""
     strategy: Literal["stratified", "grouped"] = "stratified"
+    """"stratified": pair-level stratified k-fold (the paper's protocol); "grouped": whole
+    connected components of the question graph per fold (no question in train and test)."""
     seed: int = 0
+    """Seed of the subsample, the fold assignment and the validation hold-outs."""
     subsample: int | None = None
     """Stratified subsample of the dataset (pairs) taken before splitting (the paper: 100,000)."""
     valid_fraction: float = 0.1

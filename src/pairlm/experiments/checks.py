@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,25 @@ from pairlm.errors import ConfigError
 log = logging.getLogger(__name__)
 
 CHECK_DIR = "behaviour"
-_CHECK_KEYS = {"runs", "n", "seed", "tolerance", "fold"}
 
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """`[check]`: the behavioural suite on each run's model fitted on one fold."""
+
     runs: tuple[str, ...] | None = None
+    """Names of the `[[runs]]` entries to check (None: every one)."""
     n: int = 200
+    """Cases per test (at least 100; fewer only where a test cannot make that many)."""
     seed: int = 0
+    """Seed of the generated cases: the same seed gives the same cases."""
     tolerance: float = 0.1
+    """Invariance tests: the largest score change that is not a failure, in [0, 1]."""
     fold: int = 0
+    """The fold whose training part the checked model is fitted on."""
+
+
+_CHECK_KEYS = {f.name for f in fields(CheckSpec)}
 
 
 def parse_check(where: str, tab: Any, run_names: list[str], folds: int) -> CheckSpec | None:

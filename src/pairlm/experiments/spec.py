@@ -55,60 +55,43 @@ from pathlib import Path
 from typing import Any
 
 from pairlm.evaluation.cv import Protocol
+from pairlm.experiments import sections
 from pairlm.experiments.checks import parse_check
 from pairlm.models.base import ConfigError
 
 log = logging.getLogger(__name__)
 
 _TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer", "check"}
-_DATA_KEYS = {
-    "dataset",
-    "format",
-    "policy",
-    "name",
-    "columns",
-    "keep_self_pairs",
-    "keep_duplicates",
-}
-_RUN_KEYS = {
-    "name",
-    "model",
-    "config",
-    "max_train",
-    "max_test",
-    "subsample",
-    "description",
-    "optional",
-    "memory_gb",
-    "fold_ids",
-}
-_TRANSFER_KEYS = {
-    "name",
-    "run",
-    "model",
-    "config",
-    "targets",
-    "max_train",
-    "max_test",
-    "optional",
-    "memory_gb",
-    "description",
-}
-_TARGET_KEYS = {"dataset", "format", "policy", "name"}
+# The keys each table accepts: the fields of the dataclass that documents it (`sections`).
+_EXPERIMENT_KEYS = sections.keys(sections.ExperimentTable)
+_DATA_KEYS = sections.keys(sections.DataTable)
+_TRANSFER_KEYS = sections.keys(sections.TransferTable)
 _PER_RUN_PROTOCOL = ("max_train", "max_test", "subsample")
 
 
 @dataclass
 class RunSpec:
+    """`[[runs]]`: one model family with one config, cross-validated on the experiment's folds."""
+
     name: str
+    """The run's name in the store and the report (default: `model`); unique in the file."""
     model: str
+    """A registered model family (`pairlm models`)."""
     config: dict[str, Any] = field(default_factory=dict)
+    """The family's config keys (`[runs.config]`; `pairlm models FAMILY` lists them)."""
     max_train: int | None = None
+    """Per-fold stratified subsample of the training part (pairs, at least 10; None: all)."""
     max_test: int | None = None
+    """Per-fold stratified subsample of the test part (pairs, at least 10; None: all)."""
     description: str = ""
+    """What the run is, in a line, for readers of the file."""
     subsample: int | None = None
+    """This run's own stratified subsample of the dataset before splitting (`[protocol]`'s)."""
     optional: bool = False
+    """Skip with a warning, rather than fail, when the family is not registered or installed."""
     memory_gb: float | None = None
+    """Peak memory of one fold (GiB), for scheduling parallel workers (None: the family's
+    estimate)."""
     fold_ids: list[int] | None = None
     """Only these folds (a costly run on fewer folds; its report says k/N folds)."""
 
@@ -121,12 +104,18 @@ class RunSpec:
 
 @dataclass
 class TargetSpec:
-    """A dataset a transfer run is scored on."""
+    """A dataset a transfer run is scored on: an entry of `[[transfer]] targets`, a name or
+    path, or a table with these keys."""
 
     dataset: str
+    """A registered dataset name or a file path, relative to the experiment file."""
     format: str = "auto"
+    """Reader format, as in `[data]`."""
     policy: str = "skip"
+    """Bad rows: "skip" or "error", as in `[data]`."""
     name: str = ""
+    """The target's name in the stored run names `<transfer>@<name>` (default: the last part
+    of `dataset`)."""
 
 
 @dataclass
@@ -294,9 +283,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
     exp = data.get("experiment", {})
     if not isinstance(exp, dict):
         raise ConfigError(f"{where}: [experiment] must be a table")
-    _unknown(
-        f"{where} [experiment]", exp, {"name", "description", "backend", "address", "reference"}
-    )
+    _unknown(f"{where} [experiment]", exp, _EXPERIMENT_KEYS)
     backend, address = _backend_keys(where, exp)
     dat = data.get("data")
     if not isinstance(dat, dict) or "dataset" not in dat:
@@ -326,7 +313,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         rw = f"{where} [[runs]] #{i + 1}"
         if not isinstance(r, dict):
             raise ConfigError(f"{rw}: must be a table")
-        _unknown(rw, r, _RUN_KEYS)
+        _unknown(rw, r, sections.keys(RunSpec))
         if "model" not in r:
             raise ConfigError(f"{rw}: `model` is required (one of {', '.join(available())})")
         name = str(r.get("name", r["model"]))
@@ -396,7 +383,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
                 x = {"dataset": x}
             if not isinstance(x, dict) or "dataset" not in x:
                 raise ConfigError(f"{xw}: a dataset name/path or a table with `dataset`")
-            _unknown(xw, x, _TARGET_KEYS)
+            _unknown(xw, x, sections.keys(TargetSpec))
             ds = _resolve_path(str(x["dataset"]), source)
             tname = str(x.get("name", x["dataset"])).rstrip("/").split("/")[-1]
             targets.append(

@@ -39,6 +39,8 @@ class ModelConfig:
     """
 
     seed: int = 0
+    """Seed of everything the fit draws: the inner validation split, augmentation, shuffling
+    and weight initialisation."""
     valid_fraction: float = 0.1
     """Share of `train` held out for early stopping and the threshold when `fit` gets no `valid`."""
     threshold_metric: str = "f1"

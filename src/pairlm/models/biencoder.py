@@ -81,32 +81,51 @@ class BiEncoderConfig(TrainableConfig):
     encoder: str | None = None
     """Sentence-transformers model (id or local folder); None: the packaged all-MiniLM-L6-v2."""
     mode: Literal["cosine", "head", "finetune"] = "head"
+    """How a pair is scored: "cosine" (no training), "head" (a head on frozen embeddings)
+    or "finetune" (the encoder fine-tuned on the training pairs first)."""
     head: Literal["logreg", "mlp"] = "mlp"
+    """The head of `mode` "head" (and of `finetune_scoring` "head"): "mlp" (one hidden layer,
+    early stopping on validation loss) or "logreg" (logistic regression, `C`)."""
     C: float = 1.0
     """Inverse L2 strength of the logistic-regression head."""
     mlp_hidden: int = 256
+    """Hidden units of the MLP head."""
     mlp_epochs: int = 30
+    """Most epochs of the MLP head; early stopping may end sooner."""
     mlp_lr: float = 1e-3
+    """Adam learning rate of the MLP head."""
     mlp_dropout: float = 0.2
+    """Dropout on the MLP head's hidden layer."""
     patience: int = 3
+    """MLP head: stop after this many epochs without a lower validation loss."""
     # fine-tuning
     loss: Literal["mnrl", "contrastive"] = "mnrl"
+    """Fine-tuning loss: "mnrl" (multiple-negatives ranking on the duplicate pairs) or
+    "contrastive" (every pair, `margin`)."""
     finetune_scoring: Literal["cosine", "head"] = "cosine"
+    """After fine-tuning, score by "cosine" or by a "head" as in `mode` "head"."""
     finetune_epochs: int = 1
+    """Epochs of encoder fine-tuning."""
     finetune_lr: float = 2e-5
+    """AdamW learning rate of encoder fine-tuning (weight decay 0.01)."""
     finetune_batch_size: int = 32
+    """Pairs per fine-tuning batch (with mnrl, the in-batch negatives: at least 2)."""
     max_train_pairs: int | None = 4000
     """Pairs of each training set used to fine-tune the encoder (None: all); the head uses all."""
     margin: float = 0.5
     """Contrastive-loss margin on the cosine distance."""
     max_seq_length: int = 128
+    """Token cap of each text when it is encoded."""
     batch_size: int = 64
     """Encoding batch size."""
     share_cache: bool = True
     """Share frozen-encoder embeddings across instances in this process."""
     device: str = "cpu"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     num_threads: int | None = None
+    """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
 
     runtime_keys: ClassVar[tuple[str, ...]] = (
         "batch_size",

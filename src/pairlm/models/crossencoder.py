@@ -72,22 +72,33 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     encoder: str | None = None
     """HF encoder folder or id; None: the packaged all-MiniLM-L6-v2."""
     finetune: Literal["full", "lora"] = "full"
+    """"full": every weight is trained; "lora": LoRA adapters (peft) on
+    `lora_target_modules`, with the new classification head."""
     num_labels: int = 1
     """1: one logit, sigmoid + BCE; 2: two logits, softmax + cross-entropy."""
     lora_r: int = 8
+    """LoRA rank (with `finetune` "lora")."""
     lora_alpha: int = 16
+    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)."""
     lora_dropout: float = 0.1
+    """Dropout on the LoRA adapters' input."""
     lora_target_modules: tuple[str, ...] = ("query", "value")
+    """Encoder modules that get LoRA adapters (MiniLM's attention projections)."""
     lr: float | None = None
     """Peak learning rate; None: 4e-5 for full fine-tuning, 5e-4 for LoRA."""
     weight_decay: float = 0.01
+    """AdamW weight decay."""
     warmup_ratio: float = 0.1
+    """Share of the training steps with a linear learning-rate warm-up (then linear decay)."""
     epochs: int = 1
     """Epochs over the (subsampled) training pairs; with more than one, early stopping on
     validation loss keeps the best epoch."""
     patience: int = 1
+    """With `epochs` > 1: stop after this many epochs without a lower validation loss."""
     batch_size: int = 16
+    """Training pairs per batch."""
     eval_batch_size: int = 64
+    """Pairs per batch when scoring (validation and `predict_proba`)."""
     max_length: int = 128
     """Token cap of a pair (both texts and special tokens)."""
     max_train_pairs: int | None = 4000
@@ -99,8 +110,11 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     """bf16 autocast of the forward/backward passes with float32 weights: "auto" where the
     CPU has native bf16 (AVX512-BF16/AMX) or on a GPU, "bf16" always, "off" never."""
     device: str = "cpu"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     num_threads: int | None = None
+    """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
     checkpoint_dir: str | None = dataclasses.field(default=None, metadata={"omit_default": True})
     """Keep each finished training here (a sub-directory per fingerprint) and reuse it."""
 

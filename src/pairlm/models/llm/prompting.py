@@ -92,9 +92,11 @@ class LLMZeroShotConfig(SymmetricOption):
     dtype: str = "auto"
     """"auto" (bf16 on a GPU or a CPU with AVX512-BF16/AMX, else float32), "float32", "bfloat16"."""
     device: str = "auto"
+    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     load_in: str | None = None
     """None, "8bit" or "4bit" (bitsandbytes)."""
     batch_size: int = 32
+    """Prompts per forward pass when scoring (length-sorted batches)."""
     max_length: int = 2048
     """Longest prompt in tokens (prefix + query + answer); longer queries lose their start."""
     max_text_tokens: int = 96
@@ -102,6 +104,8 @@ class LLMZeroShotConfig(SymmetricOption):
     calibration: bool = False
     """Contextual calibration from content-free inputs ("N/A", "", "[MASK]")."""
     use_prefix_cache: bool = True
+    """Compute the key/value cache of the prompt's shared prefix once and reuse
+    it for every query (False re-encodes it with each prompt; same scores, slower)."""
     max_valid: int | None = 500
     """Validation pairs scored to learn the threshold (stratified subsample); None = all."""
     progress: bool | None = None
@@ -130,7 +134,10 @@ class LLMFewShotConfig(LLMZeroShotConfig):
     """Config of `llm-fewshot`: the zero-shot config plus the demonstrations."""
 
     n_shots: int = 4
+    """Demonstrations in each prompt, half of each class."""
     demo_selection: Literal["balanced", "knn"] = "balanced"
+    """"balanced": the same random (seeded) demonstrations for every query; "knn": each
+    query's nearest training pairs by MiniLM embedding (slower: no shared prefix)."""
     demo_max_chars: int = 240
     """Balanced demos are drawn from pairs whose two texts total at most this many characters
     (all pairs when too few are that short)."""

@@ -1,0 +1,178 @@
+"""The generated parts of the documentation: config reference tables and results tables.
+
+Each sits in a hand-written page between `<!-- pairlm:NAME:begin -->` and
+`<!-- pairlm:NAME:end -->` (as `pairlm.report.readme`'s tables do) and is committed, so
+`mkdocs build` needs nothing but the docs folder. Blocks and their pages:
+
+- `config-FAMILY` in `docs/models/FAMILY.md`: every key of the family's config dataclass;
+- `config-experiment-SECTION` in `docs/experiments.md`: every key of each experiment-file table;
+- `config-serve` in `docs/service.md`: every key of `[serve]`;
+- `results-NAME` in `docs/results/NAME.md`: every run and comparison of
+  `results/NAME/summary.json`;
+- `headline` in `README.md` and `docs/results/index.md`: the "which model" table.
+
+The tables come from the code (`pairlm.configdoc`: key, type, default, attribute docstring)
+and the committed summaries. Regenerate them with
+
+    python -m pairlm.report.docs            # rewrite every block from the code and results/
+    python -m pairlm.report.docs --check    # exit 1 naming each stale block (the tests do this)
+
+`experiments/publish.py` rewrites the results blocks when it publishes new summaries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pairlm.configdoc import markdown_table
+from pairlm.report.readme import headline, render, replace_blocks, stale_blocks
+
+HEADLINE_SUMMARY = "qqp-cv"
+"""The results folder the headline table is made from."""
+
+
+def experiment_sections() -> list[tuple[str, type]]:
+    """(table, documenting dataclass) of every table an experiment file may hold."""
+    from pairlm.evaluation.cv import Protocol
+    from pairlm.experiments.checks import CheckSpec
+    from pairlm.experiments.sections import DataTable, ExperimentTable, TransferTable
+    from pairlm.experiments.spec import RunSpec, TargetSpec
+
+    return [
+        ("experiment", ExperimentTable),
+        ("data", DataTable),
+        ("protocol", Protocol),
+        ("runs", RunSpec),
+        ("transfer", TransferTable),
+        ("transfer-target", TargetSpec),
+        ("check", CheckSpec),
+    ]
+
+
+def serve_config() -> type:
+    from pairlm.serve.config import ServeConfig
+
+    return ServeConfig
+
+
+def family_config(family: str) -> type:
+    """The config dataclass of a registered family (imports the family's module)."""
+    from pairlm.models.registry import get_family
+
+    return get_family(family).config_cls
+
+
+def shipped_families() -> list[str]:
+    """The families pairlm ships (a plug-in registered at run time is not documented here)."""
+    from pairlm.models.registry import available, info
+
+    return [f for f in available() if info(f).target.startswith("pairlm.")]
+
+
+def config_classes() -> dict[str, type]:
+    """Block name -> config dataclass, for every family pairlm ships, every experiment-file
+    table and the service."""
+    out = {f"config-{f}": family_config(f) for f in shipped_families()}
+    out.update({f"config-experiment-{n}": cls for n, cls in experiment_sections()})
+    out["config-serve"] = serve_config()
+    return out
+
+
+def config_page(block: str) -> str:
+    """The docs page (relative to the repository root) that holds config block `block`."""
+    if block.startswith("config-experiment-"):
+        return "docs/experiments.md"
+    if block == "config-serve":
+        return "docs/service.md"
+    return f"docs/models/{block.removeprefix('config-')}.md"
+
+
+def shipped_configs(root: Path) -> dict[str, dict[str, Any]]:
+    """`configs/*.toml` of the checkout at `root`: path (as written in docs) -> its keys."""
+    from pairlm.configfile import load_config_file
+
+    return {
+        f"configs/{p.name}": load_config_file(p) for p in sorted((root / "configs").glob("*.toml"))
+    }
+
+
+def results_blocks(root: Path, summaries: list[Path]) -> dict[str, dict[str, str]]:
+    """Page -> {block: content} of the results tables made from `summaries` (each
+    `results/NAME/summary.json`): `docs/results/NAME.md` where that page exists, and the
+    headline table in README.md and `docs/results/index.md` when the headline summary is one
+    of them."""
+    pages: dict[str, dict[str, str]] = {}
+    for s in summaries:
+        name = s.parent.name
+        summary = json.loads(s.read_text(encoding="utf-8"))
+        if (root / "docs" / "results" / f"{name}.md").is_file():
+            pages.setdefault(f"docs/results/{name}.md", {})[f"results-{name}"] = render(summary)
+        if name == HEADLINE_SUMMARY:
+            table = headline(summary, shipped_configs(root))
+            for page in ("README.md", "docs/results/index.md"):
+                pages.setdefault(page, {})["headline"] = table
+    return pages
+
+
+def committed_summaries(root: Path) -> list[Path]:
+    """The published summaries (`results/*/summary.json`, less runs still in progress)."""
+    return sorted(
+        p for p in (root / "results").glob("*/summary.json") if p.parent.name != "in-progress"
+    )
+
+
+def all_blocks(root: Path) -> dict[str, dict[str, str]]:
+    """Page -> {block: content} of every generated block of the docs and the README."""
+    pages: dict[str, dict[str, str]] = {}
+    for block, cls in config_classes().items():
+        pages.setdefault(config_page(block), {})[block] = markdown_table(cls)
+    for page, blocks in results_blocks(root, committed_summaries(root)).items():
+        pages.setdefault(page, {}).update(blocks)
+    return pages
+
+
+def write(root: Path, pages: dict[str, dict[str, str]]) -> list[str]:
+    """Rewrite `pages`' blocks under `root`; returns the pages changed."""
+    changed = []
+    for page, blocks in pages.items():
+        path = root / page
+        text = path.read_text(encoding="utf-8")
+        new = replace_blocks(text, blocks, page)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(page)
+    return changed
+
+
+def stale(root: Path, pages: dict[str, dict[str, str]]) -> list[str]:
+    """`page: block` for each block under `root` that differs from `pages` (or is missing)."""
+    out = []
+    for page, blocks in pages.items():
+        path = root / page
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        out += [f"{page}: {b}" for b in stale_blocks(text, blocks)]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="regenerate the docs' generated tables")
+    ap.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    ap.add_argument("--check", action="store_true", help="only report stale blocks")
+    args = ap.parse_args(argv)
+    pages = all_blocks(args.root)
+    if args.check:
+        bad = stale(args.root, pages)
+        for b in bad:
+            print(f"stale: {b}", file=sys.stderr)
+        return 1 if bad else 0
+    for page in write(args.root, pages):
+        print(f"updated {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
