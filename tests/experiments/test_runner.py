@@ -128,6 +128,14 @@ def test_shipped_experiment_files_validate() -> None:
         assert exp.runs or exp.transfers
     paper = load_experiment(REPO_ROOT / "experiments" / "paper.toml")
     assert paper.protocol.folds == 10 and paper.protocol.subsample == 100_000
+    # the paper's comparison at full size: only the prompting runs (which train nothing) cap
+    trained = [r for r in paper.runs if r.model not in ("llm-zeroshot", "llm-fewshot")]
+    assert trained and all(r.max_train is None for r in trained)
+    assert {"llm-zeroshot", "llm-fewshot", "llm-lora"} <= {r.model for r in paper.runs}
+    gpu = load_experiment(REPO_ROOT / "experiments" / "paper-gpu.toml")
+    assert gpu.protocol.subsample == 100_000
+    (qlora,) = [r for r in gpu.runs if r.model == "llm-lora"]
+    assert qlora.config["load_in"] == "4bit" and qlora.config["device"] == "cuda"
     transfer = load_experiment(REPO_ROOT / "experiments" / "transfer.toml")
     assert {t.name for x in transfer.transfers for t in x.targets} == {"mrpc", "stsb"}
     # the demo shows the paper's comparison: LoRA beside the prompting runs, on the same fold
