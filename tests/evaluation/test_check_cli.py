@@ -46,9 +46,11 @@ def test_check_json_lists_every_test_with_its_failure_rate(
 
 
 def test_check_text_output(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(model_dir), "--n", "100", "--tests", "mft_identity,inv_typo"]) == 0
+    tests = "mft_identity,inv_typo,mft_modifier"
+    assert main(["check", str(model_dir), "--n", "100", "--tests", tests]) == 0
     out = capsys.readouterr().out
     assert "mft_identity" in out and "inv_typo" in out and "mean failure rate" in out
+    assert "(unseen)" in out and "mft unseen" in out  # mft_modifier: no augmentation covers it
 
 
 def test_check_bad_arguments_are_one_line_errors(

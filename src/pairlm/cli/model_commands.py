@@ -212,11 +212,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         table = Table(title=f"pairlm check {args.model_dir} ({rep.model['family']})")
-        for col in ("test", "kind", "cases", "failure rate", "a failing case"):
+        for col in ("test", "kind", "family", "cases", "failure rate", "a failing case"):
             table.add_column(col, justify="right" if col in ("cases", "failure rate") else "left")
         for r in rep.results:
             ex = example_text(r.examples[0]) if r.examples else ""
-            table.add_row(r.name, r.kind, str(r.n), f"{r.failure_rate:.3f}", ex)
+            fam = f"{r.family} ({'seen' if r.seen else 'unseen'})"
+            table.add_row(r.name, r.kind, fam, str(r.n), f"{r.failure_rate:.3f}", ex)
         con = console()
         con.print(table)
         s = rep.summary()
@@ -225,9 +226,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             for k in ("mft", "inv", "dir")
             if s[f"{k}_mean_failure_rate"] is not None
         ]
+        parts += [
+            f"{k.replace('_', ' ')} {s[f'{k}_mean_failure_rate']:.3f}"
+            for k in ("mft_seen", "mft_unseen")
+            if s.get(f"{k}_mean_failure_rate") is not None
+        ]
         if s["symmetry_failure_rate"] is not None:
             parts.append(f"symmetry {s['symmetry_failure_rate']:.3f}")
         con.print("mean failure rate: " + ", ".join(parts))
+        con.print("seen: a template family some training augmentation makes pairs of")
     if args.out:
         print(f"wrote {Path(args.out) / 'check.json'} and check.md", file=sys.stderr)
     return 0

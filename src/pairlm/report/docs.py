@@ -9,7 +9,8 @@ Each sits in a hand-written page between `<!-- pairlm:NAME:begin -->` and
 - `config-serve` in `docs/service.md`: every key of `[serve]`;
 - `results-NAME` in `docs/results/NAME.md`: every run and comparison of
   `results/NAME/summary.json`;
-- `headline` in `README.md` and `docs/results/index.md`: the "which model" table.
+- `headline` in `README.md` and `docs/results/index.md`: the "which model" table;
+- `behaviour-tests` in `docs/behaviour.md`: every test of the behavioural suite.
 
 The tables come from the code (`pairlm.configdoc`: key, type, default, attribute docstring)
 and the committed summaries. Regenerate them with
@@ -118,6 +119,22 @@ def results_blocks(root: Path, summaries: list[Path]) -> dict[str, dict[str, str
     return pages
 
 
+def behaviour_tests_table() -> str:
+    """Every test of the behavioural suite: kind, template family, the augmentations that
+    cover it (none: an unseen family) and what it checks."""
+    from pairlm.evaluation.behaviour.suite import TESTS
+
+    rows = [
+        "| test | kind | template family | augmentations that make such pairs | what it checks |",
+        "|---|---|---|---|---|",
+    ]
+    for t in TESTS:
+        seen = ", ".join(f"`{k}`" for k in t.covered_by) or "none (unseen)"
+        text = t.description.replace("|", "\\|")
+        rows.append(f"| `{t.name}` | {t.kind} | {t.family} | {seen} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
 def committed_summaries(root: Path) -> list[Path]:
     """The published summaries (`results/*/summary.json`, less runs still in progress)."""
     return sorted(
@@ -132,6 +149,7 @@ def all_blocks(root: Path) -> dict[str, dict[str, str]]:
         pages.setdefault(config_page(block), {})[block] = markdown_table(cls)
     for page, blocks in results_blocks(root, committed_summaries(root)).items():
         pages.setdefault(page, {}).update(blocks)
+    pages.setdefault("docs/behaviour.md", {})["behaviour-tests"] = behaviour_tests_table()
     return pages
 
 
