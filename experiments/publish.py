@@ -42,7 +42,8 @@ REFERENCES = {
     # trainings) against every peer, and the stack with the order-averaged LoRA member; the
     # cross-encoder and the all-linear LoRA trained on both orders of each pair against every
     # peer, and the stack with that LoRA member; that member and its stack re-run without
-    # LoRA dropout (faster training) against every peer, their dropout runs included
+    # LoRA dropout (faster training) against every peer, their dropout runs included, and
+    # again with the adapter branch in bf16 (faster still)
     "qqp-cv": [
         "smollm2-lora-full",
         "ensemble-default",
@@ -59,6 +60,8 @@ REFERENCES = {
         "ensemble-order",
         "smollm2-lora-full-al16-order-nodrop-sym",
         "ensemble-order-nodrop",
+        "smollm2-lora-full-al16-order-nodrop-bf16-sym",
+        "ensemble-order-nodrop-bf16",
     ],
     "learning-curve": [],
 }
