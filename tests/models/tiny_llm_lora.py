@@ -29,6 +29,26 @@ TINY_TRAIN = {
 }
 
 
+def tiny_llama(layers: int = 4, seed: int = 0) -> Any:
+    """An in-memory LLaMA small enough to know every shape: hidden 32, MLP 64, 4 heads of 8
+    (2 key/value heads), vocabulary 100, tied embeddings."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(cfg)
+
+
 def make_tiny_llama_4bit(folder: str | pathlib.Path, seed: int = 0) -> pathlib.Path:
     """A tiny LLaMA (hidden 64, 4 heads of 16, MLP 128) that bitsandbytes can quantize on CPU,
     with the word-level tokenizer of `make_tiny_llama`."""

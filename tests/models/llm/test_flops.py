@@ -10,20 +10,9 @@ pytest.importorskip("peft")
 
 
 def _tiny(layers: int = 4):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tests.models.tiny_llm_lora import tiny_llama
 
-    cfg = LlamaConfig(
-        vocab_size=100,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=8,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(0)
-    return LlamaForCausalLM(cfg)
+    return tiny_llama(layers)
 
 
 def test_counts_by_layer_and_the_adapter_on_the_top_layers() -> None:

@@ -14,19 +14,10 @@ from pairlm.models.llm.fused import fuse_lora, lora_linear, unfuse_lora  # noqa:
 
 def _model(dtype=None, *, dropout: float = 0.0, layers: int = 3):
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=8,
-    )
-    torch.manual_seed(0)
-    base = LlamaForCausalLM(cfg)
+    from tests.models.tiny_llm_lora import tiny_llama
+
+    base = tiny_llama(layers)
     if dtype is not None:
         base = base.to(dtype)
     lcfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, target_modules="all-linear")
