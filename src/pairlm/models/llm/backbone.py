@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pairlm import paths
-from pairlm.models.torch_utils import cpu_has_bf16
+from pairlm.models.torch_utils import cpu_has_bf16, resolve_device
 
 if TYPE_CHECKING:
     import torch
@@ -218,15 +218,6 @@ def resolve_backbone(name_or_path: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------- dtype / device
-def resolve_device(device: str = "auto") -> torch.device:
-    """ "auto" → cuda when available, else cpu; any torch device string otherwise."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def resolve_dtype(dtype: str = "auto", device: torch.device | str = "cpu") -> torch.dtype:
     """The compute dtype: "auto" → bf16 on a GPU or a CPU with native bf16, else float32."""
     import torch

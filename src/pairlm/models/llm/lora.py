@@ -259,9 +259,9 @@ class LLMLoRAClassifier(PairClassifier):
             load_tokenizer,
             quant_config,
             resolve_backbone,
-            resolve_device,
             resolve_dtype,
         )
+        from pairlm.models.torch_utils import resolve_device
 
         cfg = self.config
         template = getattr(self, "template_", None) or self._template()
