@@ -37,6 +37,22 @@ import torch
 from torch import nn
 
 
+def _project(
+    x2: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    scaling: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x·Wᵀ + bias + s·u·Bᵀ, u = x·Aᵀ) for 2-D x, all in one dtype: one small matmul, the base
+    product, and the branch added into it by `addmm_`."""
+    u = x2 @ a.t()
+    y = nn.functional.linear(x2, weight, bias)
+    y.addmm_(u, b.t(), alpha=scaling)
+    return y, u
+
+
 class _LoRALinear(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
@@ -50,9 +66,7 @@ class _LoRALinear(torch.autograd.Function):
     ) -> torch.Tensor:
         x2 = x.reshape(-1, x.shape[-1])
         a_c, b_c = a.to(x.dtype), b.to(x.dtype)
-        u = x2 @ a_c.t()
-        y = nn.functional.linear(x2, weight, bias)
-        y.addmm_(u, b_c.t(), alpha=scaling)
+        y, u = _project(x2, weight, bias, a_c, b_c, scaling)
         ctx.save_for_backward(x2, weight, a_c, b_c, u)
         ctx.scaling = scaling
         ctx.dtypes = (a.dtype, b.dtype)
@@ -99,8 +113,7 @@ def lora_linear(
     if torch.is_grad_enabled() and (x.requires_grad or a.requires_grad or b.requires_grad):
         out: torch.Tensor = _LoRALinear.apply(x, weight, bias, a, b, scaling)
         return out
-    y = nn.functional.linear(x2, weight, bias)
-    y.addmm_(x2 @ a.to(x.dtype).t(), b.to(x.dtype).t(), alpha=scaling)
+    y, _ = _project(x2, weight, bias, a.to(x.dtype), b.to(x.dtype), scaling)
     return y.view(*x.shape[:-1], y.shape[-1])
 
 
