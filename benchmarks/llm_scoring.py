@@ -7,7 +7,12 @@ SmolLM2-135M-Instruct, 2 torch threads, QQP pairs from the shared data
   padded to 64 tokens (n-shot: to the longest prompt rounded up to a multiple of 64),
   float32, all logits computed, pairs in file order, batch 8.
 - pairlm: `PromptScorer` — dtype "auto" (bf16 on this CPU), length-sorted batches with
-  dynamic padding, `logits_to_keep=1`, demonstrations' key/value cache computed once.
+  dynamic padding, `logits_to_keep=1`, demonstrations' key/value cache computed once and
+  attended to once per layer for the whole batch (`models/llm/prefix_attention.py`).
+  n-shot entries also time `pairlm_per_prompt_prefix`: the same pairs with each prompt given
+  its own copy of the prefix's keys and values (the path before the shared-prefix
+  attention), with the speedup and the largest |P| difference (bf16 rounding: the two paths
+  round differently; in float32 they agree to 1e-5, `tests/models/llm/test_prefix_attention.py`).
 
 Also: pairlm zero-shot in float32 (what bf16 buys), and the largest |P(match)| difference
 between the two ways on the pairs both scored.
@@ -256,6 +261,23 @@ def main() -> None:
             "speedup": round((len(parts) / st.seconds) / (k / naive_s), 2),
             "max_abs_p_diff_vs_naive": round(float(np.abs(fast_p[:k] - naive_p).max()), 4),
         }
+        if n > 0:
+            # The same pairs with each prompt's own copy of the prefix's keys and values
+            # (the path before `prefix_attention`), timed right after the shared one.
+            plain = PromptScorer(
+                fast.model,
+                fast.tokenizer,
+                answers,
+                batch_size=args.batch_size,
+                shared_prefix_attention=False,
+            )
+            plain.score(parts[:8])
+            plain_p = p_match(plain.score(parts))
+            entry["pairlm_per_prompt_prefix"] = {
+                "pairs_per_s": round(len(parts) / plain.stats.seconds, 2),
+                "shared_prefix_speedup": round(plain.stats.seconds / st.seconds, 2),
+                "max_abs_p_diff": round(float(np.abs(plain_p - fast_p).max()), 4),
+            }
         if n == 0 and auto_dtype != torch.float32:
             m = min(96, len(parts))  # same pairs in both dtypes
             s32 = PromptScorer(ref.model, ref.tokenizer, answers, batch_size=args.batch_size)

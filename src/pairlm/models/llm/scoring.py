@@ -88,12 +88,18 @@ def tokenize_parts(
 
 
 def collate(
-    seqs: Sequence[Sequence[int]], pad_id: int, *, offset: int = 0, device: Any = "cpu"
+    seqs: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    offset: int = 0,
+    device: Any = "cpu",
+    mask_prefix: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Left-pad token sequences into a batch: input_ids, attention_mask, position_ids.
 
     Position ids count only real tokens and start at `offset` (the length of a cached prefix),
-    so padding changes nothing. With `offset` > 0 the attention mask covers the prefix too.
+    so padding changes nothing. With `offset` > 0 the attention mask covers the prefix too,
+    unless `mask_prefix` is False (the prefix is attended to apart: `prefix_attention`).
     """
     import torch
 
@@ -105,7 +111,9 @@ def collate(
             ids[i, length - len(s) :] = torch.as_tensor(s, dtype=torch.long)
             mask[i, length - len(s) :] = 1
     pos = (mask.cumsum(1) - 1).clamp(min=0) + offset
-    attn = torch.cat([torch.ones((n, offset), dtype=torch.long), mask], 1) if offset else mask
+    attn = mask
+    if offset and mask_prefix:
+        attn = torch.cat([torch.ones((n, offset), dtype=torch.long), mask], 1)
     return {
         "input_ids": ids.to(device),
         "attention_mask": attn.to(device),
@@ -278,7 +286,10 @@ class PromptScorer:
     """Scores prompts: (n, 2) log P(label 0), log P(label 1) up to a shared constant.
 
     `use_prefix_cache=False` re-encodes the prefix with every prompt (the reference the
-    cached path must match).
+    cached path must match). With the cache, `shared_prefix_attention` (default) attends to
+    the prefix once per layer for the whole batch (`prefix_attention`) where the model's
+    attention allows it, instead of giving each prompt its own copy of the prefix's keys
+    and values; the scores are the same up to float rounding.
     """
 
     def __init__(
@@ -291,6 +302,7 @@ class PromptScorer:
         max_length: int = 2048,
         use_prefix_cache: bool = True,
         show_progress: bool | None = None,
+        shared_prefix_attention: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -301,6 +313,7 @@ class PromptScorer:
         self.max_length = max_length
         self.use_prefix_cache = use_prefix_cache
         self.show_progress = show_progress
+        self.shared_prefix_attention = shared_prefix_attention
         self.pad_id = int(
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         )
@@ -337,6 +350,8 @@ class PromptScorer:
         """Label log-scores (n, 2) of prompts `prefix_ids + suffix` (one shared prefix)."""
         import torch
 
+        from pairlm.models.llm import prefix_attention
+
         prefix_ids = list(prefix_ids)
         suffixes = [self._fit_length(len(prefix_ids), list(s)) for s in suffixes]
         out = np.zeros((len(suffixes), 2), dtype=np.float64)
@@ -347,15 +362,29 @@ class PromptScorer:
                 prefix_kv = self._prefix_cache(prefix_ids)
                 self.stats.prefix_tokens += len(prefix_ids)
                 self.stats.tokens += len(prefix_ids)
-            for batch_idx in _chunks(order, self.batch_size):
-                seqs = [suffixes[i] for i in batch_idx]
-                if prefix_kv is None and prefix_ids:
-                    seqs = [prefix_ids + s for s in seqs]
-                out[batch_idx] = self._score_batch(
-                    seqs, prefix_kv, len(prefix_ids) if prefix_kv is not None else 0
-                )
-                if bar is not None:
-                    bar.update(len(batch_idx))
+            longest = max((len(s) for s in suffixes), default=0) + self.answers.max_len
+            split = (
+                self.shared_prefix_attention
+                and prefix_kv is not None
+                and prefix_attention.supported(self.model, len(prefix_ids), longest)
+            )
+            context = (
+                prefix_attention.prefix_attention(self.model, prefix_kv)
+                if split and prefix_kv is not None
+                else _null()
+            )
+            with context:
+                for batch_idx in _chunks(order, self.batch_size):
+                    seqs = [suffixes[i] for i in batch_idx]
+                    if prefix_kv is None and prefix_ids:
+                        seqs = [prefix_ids + s for s in seqs]
+                    out[batch_idx] = self._score_batch(
+                        seqs,
+                        None if split else prefix_kv,
+                        len(prefix_ids) if prefix_kv is not None else 0,
+                    )
+                    if bar is not None:
+                        bar.update(len(batch_idx))
         return out
 
     # ------------------------------------------------------------------ internals
@@ -391,7 +420,9 @@ class PromptScorer:
         import torch
 
         n = len(seqs)
-        batch = collate(seqs, self.pad_id, offset=offset, device=self.device)
+        batch = collate(
+            seqs, self.pad_id, offset=offset, device=self.device, mask_prefix=prefix_kv is not None
+        )
         self.stats.batches += 1
         self.stats.tokens += sum(len(s) for s in seqs)
         self.stats.padded_tokens += int(batch["input_ids"].numel())
@@ -450,6 +481,12 @@ class PromptScorer:
         lp = out.logits.float().log_softmax(-1)
         target = torch.tensor(s[1:], dtype=torch.long, device=dev).expand(n, k)
         return lp.gather(-1, target.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+
+def _null() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _chunks(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
