@@ -44,6 +44,9 @@ _PREFIX: contextvars.ContextVar[Sequence[tuple[torch.Tensor, torch.Tensor]] | No
     contextvars.ContextVar("pairlm_shared_prefix", default=None)
 )
 _registered = False
+_FUSED_DEVICES = ("cpu",)
+"""Devices whose fused flash-attention kernel returns the row log-sum-exps (torch's
+`_scaled_dot_product_flash_attention_for_cpu`); others use plain products."""
 
 
 def _attention(
@@ -82,46 +85,76 @@ def shared_prefix_attention(
     suffix tokens); `mask` is transformers' 4-D mask over them — boolean (True = attend) or
     additive — or None for plain causal attention; `prefix_key`/`prefix_value`
     (1, KVH, P, d) are shared by every example and every query may attend to all of them.
+
+    On CPU both parts run in torch's fused flash-attention kernel, which also returns each
+    row's log-sum-exp (what the merge needs); elsewhere in plain products (`_parts_matmul`).
     """
     b, h, t, d = query.shape
     kvh, s = key.shape[1], key.shape[2]
     g = h // kvh
     scale = d**-0.5 if scaling is None else scaling
-    dtype = query.dtype
-
-    # Prefix part: (KVH, B*G*T, d) @ (KVH, d, P) -- one product per key/value head.
-    q = query.reshape(b, kvh, g, t, d).transpose(0, 1).reshape(kvh, b * g * t, d)
-    sp = torch.matmul(q, prefix_key[0].transpose(-1, -2)).float() * scale
-    mp = sp.amax(-1, keepdim=True)
-    ep = torch.exp(sp - mp)
-    lp = ep.sum(-1, keepdim=True)
-    op = torch.matmul(ep.to(dtype), prefix_value[0]).float()  # (KVH, B*G*T, d)
-
-    # Suffix part: each example against its own keys, masked.
-    qs = query.reshape(b, kvh, g * t, d)
-    ss = torch.matmul(qs, key.transpose(-1, -2)).float().view(b, kvh, g, t, s) * scale
-    if mask is None:
-        causal = torch.ones(t, s, dtype=torch.bool, device=query.device).tril(s - t)
-        ss = ss.masked_fill(~causal, float("-inf"))
-    elif mask.dtype == torch.bool:
-        ss = ss.masked_fill(~mask[:, :, None, -t:, -s:], float("-inf"))
+    allowed = _allowed(mask, b, t, s, query.device)
+    # A query sees the whole prefix, so a suffix row with nothing to attend to (left padding)
+    # is still well defined; give it its own position so the fused kernel's row is too.
+    own = torch.zeros(t, s, dtype=torch.bool, device=query.device)
+    own[torch.arange(t), torch.arange(s - t, s)] = True
+    allowed = allowed | own
+    q = query.reshape(b, kvh, g, t, d).transpose(0, 1).reshape(1, kvh, b * g * t, d)
+    if query.device.type in _FUSED_DEVICES:
+        flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        op, lp = flash(q, prefix_key, prefix_value, 0.0, False, scale=scale)
+        ks, vs = key.repeat_interleave(g, 1), value.repeat_interleave(g, 1)
+        bias = torch.zeros(allowed.shape, dtype=query.dtype, device=query.device)
+        bias = bias.masked_fill(~allowed, float("-inf"))
+        os_, ls = flash(query.contiguous(), ks, vs, 0.0, False, attn_mask=bias, scale=scale)
     else:
-        ss = ss + mask[:, :, None, -t:, -s:].float()
-    ms = ss.amax(-1, keepdim=True).clamp(min=torch.finfo(torch.float32).min)
-    es = torch.exp(ss - ms)
-    ls = es.sum(-1, keepdim=True)
-    os_ = torch.matmul(es.to(dtype).view(b, kvh, g * t, s), value).float()  # (B, KVH, G*T, d)
+        op, lp, os_, ls = _parts_matmul(
+            query, key, value, allowed, q, prefix_key, prefix_value, scale
+        )
+    # Merge the two softmaxes exactly (log-sum-exp): prefix rows back to (B, H, T).
+    op = op.reshape(kvh, b, g * t, d).transpose(0, 1).reshape(b, h, t, d)
+    lp = lp.reshape(kvh, b, g * t).transpose(0, 1).reshape(b, h, t)
+    lse = torch.logaddexp(lp, ls.float())
+    wp = torch.exp(lp - lse).unsqueeze(-1)
+    ws = torch.exp(ls.float() - lse).unsqueeze(-1)
+    out = op.float() * wp + os_.float() * ws
+    return out.transpose(1, 2).to(query.dtype)
 
-    # Merge the two softmaxes exactly (log-sum-exp).
-    def per_example(x: torch.Tensor) -> torch.Tensor:  # (KVH, B*G*T, k) -> (B, KVH, G*T, k)
-        return x.view(kvh, b, g * t, x.shape[-1]).transpose(0, 1)
 
-    mp_, lp_, op_ = per_example(mp), per_example(lp), per_example(op)
-    ms_, ls_ = ms.view(b, kvh, g * t, 1), ls.view(b, kvh, g * t, 1)
-    m = torch.maximum(mp_, ms_)
-    wp, ws = torch.exp(mp_ - m), torch.exp(ms_ - m)
-    out = (op_ * wp + os_ * ws) / (lp_ * wp + ls_ * ws)
-    return out.reshape(b, h, t, d).transpose(1, 2).to(dtype)
+def _allowed(
+    mask: torch.Tensor | None, b: int, t: int, s: int, device: torch.device
+) -> torch.Tensor:
+    """The (B, 1, T, S) boolean mask (True = attend) of a transformers mask over own keys."""
+    if mask is None:
+        causal = torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)
+        return causal.expand(b, 1, t, s)
+    mask = mask[:, :, -t:, -s:]
+    if mask.dtype != torch.bool:
+        mask = mask > torch.finfo(mask.dtype).min / 2
+    return mask.expand(b, 1, t, s)
+
+
+def _parts_matmul(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    allowed: torch.Tensor,
+    q: torch.Tensor,
+    prefix_key: torch.Tensor,
+    prefix_value: torch.Tensor,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both parts' outputs and row log-sum-exps by plain products (float32 softmax)."""
+    g = query.shape[1] // key.shape[1]
+    sp = torch.matmul(q, prefix_key.transpose(-1, -2)).float() * scale
+    lp = torch.logsumexp(sp, -1)
+    op = torch.matmul(torch.softmax(sp, -1).to(query.dtype), prefix_value)
+    ks, vs = key.repeat_interleave(g, 1), value.repeat_interleave(g, 1)
+    ss = torch.matmul(query, ks.transpose(-1, -2)).float() * scale
+    ss = ss.masked_fill(~allowed, float("-inf"))
+    ls = torch.logsumexp(ss, -1)
+    os_ = torch.matmul(torch.softmax(ss, -1).to(query.dtype), vs)
+    return op, lp, os_, ls
 
 
 def register() -> None:
