@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -32,3 +33,33 @@ def test_no_source_file_holds_more_than_one_screenful_of_concepts() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"files over {MAX_LINES} lines: {long}"
+
+
+def _exception_names() -> set[str]:
+    import builtins
+
+    import pairlm.errors
+
+    return {
+        n
+        for mod in (builtins, pairlm.errors)
+        for n, v in vars(mod).items()
+        if isinstance(v, type) and issubclass(v, BaseException)
+    }
+
+
+def test_every_exception_type_lives_in_errors_py() -> None:
+    """Issue 43: pairlm's exception types are in `pairlm/errors.py` (the modules that raise
+    them re-export them), so any layer can catch any of them."""
+    exc = _exception_names()
+    elsewhere = []
+    for p in sorted((ROOT / "src" / "pairlm").rglob("*.py")):
+        if p.name == "errors.py" and p.parent.name == "pairlm":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                (b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")) in exc
+                for b in node.bases
+            ):
+                elsewhere.append(f"{p.relative_to(ROOT)}: {node.name}")
+    assert not elsewhere, f"exception types outside pairlm/errors.py: {elsewhere}"

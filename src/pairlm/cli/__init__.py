@@ -21,6 +21,7 @@ from pairlm.cli.model_commands import (
     cmd_serve,
     cmd_train,
 )
+from pairlm.errors import CLI_ERRORS, run_reporting
 from pairlm.logs import configure_logging
 
 __all__ = ["build_parser", "data_kw", "load_data", "main", "parse_columns"]
@@ -294,16 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from pairlm.data.validation import DataError
-    from pairlm.evaluation.store import StoreError
-    from pairlm.models.base import ConfigError
-
-    try:
-        return int(args.func(args) or 0)
-    except (DataError, ConfigError, StoreError, FileNotFoundError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    return int(run_reporting(CLI_ERRORS, args.func, args) or 0)
 
 
 if __name__ == "__main__":

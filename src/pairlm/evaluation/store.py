@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pairlm.errors import ConfigError
+from pairlm.errors import ConfigError, StoreError
 
 DB_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
@@ -91,10 +91,6 @@ CREATE TABLE IF NOT EXISTS transfers (
     created_at REAL NOT NULL
 );
 """
-
-
-class StoreError(RuntimeError):
-    """The store holds something that conflicts with what is asked (e.g. a run with another config)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pairlm.errors import RunFailed
 from pairlm.experiments.pool import (
     Job,
     available_memory_gb,
@@ -56,10 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class RunFailed(RuntimeError):
-    """Some runs of an experiment raised; the others finished (and everything is stored)."""
 
 
 def plan(

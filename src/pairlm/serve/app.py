@@ -20,7 +20,6 @@ import argparse
 import hmac
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -32,7 +31,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from pairlm.errors import ConfigError
+from pairlm.errors import ConfigError, run_reporting
 from pairlm.serve.config import ServeConfig, load_config
 from pairlm.serve.metrics import CONTENT_TYPE, Metrics
 
@@ -689,11 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        return serve_from_args(a, a.log_level)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_reporting((ConfigError,), serve_from_args, a, a.log_level)
 
 
 if __name__ == "__main__":
