@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pairlm.evaluation.ray_predict import MISSING, ray_session, require_ray, set_threads
 from pairlm.models.base import ConfigError
+from pairlm.models.ray_scoring import MISSING, ray_session, require_ray, set_threads
 
 __all__ = ["BACKENDS", "MISSING", "RETRIES", "ray_session", "require_ray", "run_on_ray"]
 
