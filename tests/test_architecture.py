@@ -63,3 +63,60 @@ def test_every_exception_type_lives_in_errors_py() -> None:
             ):
                 elsewhere.append(f"{p.relative_to(ROOT)}: {node.name}")
     assert not elsewhere, f"exception types outside pairlm/errors.py: {elsewhere}"
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm,
+    iterative): each is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    g = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(g) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_among_pairlm_modules() -> None:
+    """Issue 43: no two pairlm modules import each other, directly or round a circle; an
+    import inside a function or under TYPE_CHECKING counts (grimp sees them all)."""
+    grimp = pytest.importorskip("grimp")
+    g = grimp.build_graph("pairlm")
+    graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
+    assert not _cycles(graph), f"import cycles: {_cycles(graph)}"

@@ -2,7 +2,7 @@
 (each finished fold is stored; a rerun starts at the first unfinished one), several runs at
 once in worker processes when memory allows (`pool`), or every (run, fold) as a Ray task
 (`ray_backend`), with one progress view over the grid (`progress_view`). The file's keys are
-in `spec`; transfer runs in `transfer`.
+in `spec`; a run or a transfer is a job (`jobs`); transfer runs in `transfer`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pairlm.errors import RunFailed
-from pairlm.experiments.pool import (
-    Job,
-    available_memory_gb,
-    execute,
-    memory_of,
-    run_parallel,
-)
+from pairlm.experiments.jobs import CvJob, Job, TransferJob, memory_of, run_job
+from pairlm.experiments.pool import available_memory_gb, run_parallel
 from pairlm.experiments.progress_view import GridProgress
 from pairlm.experiments.spec import (
     Experiment,
@@ -97,7 +92,7 @@ def plan(
             wanted[r.name] = len(run_folds)
             done[r.name] = len(run_folds) - len(cells)
             if cells:
-                jobs.append(Job("cv", r.name, r, cells, memory_of(r)))
+                jobs.append(CvJob(r.name, r, cells, memory_of(r)))
         for t in selected_tr:
             prepare(store, source, exp.protocol_for(t), exp.dataset_name)
             cells = []
@@ -114,7 +109,7 @@ def plan(
                 done[rn] = len(fold_list) - len(mine)
                 cells += mine
             if cells:
-                jobs.append(Job("transfer", t.name, t, cells, memory_of(t)))
+                jobs.append(TransferJob(t.name, t, cells, memory_of(t)))
     return jobs, data, wanted, done
 
 
@@ -179,7 +174,7 @@ def run_experiment(
             for job in jobs:
                 view.started(job)
                 try:
-                    execute(
+                    run_job(
                         job,
                         out,
                         exp,
