@@ -120,3 +120,46 @@ def test_no_import_cycle_among_pairlm_modules() -> None:
     g = grimp.build_graph("pairlm")
     graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
     assert not _cycles(graph), f"import cycles: {_cycles(graph)}"
+
+
+MAX_FUNCTION_LINES = 100
+
+DEFERRED = {
+    "src/pairlm/experiments/spec.py:parse_experiment": "the distill branch changes it (a "
+    "teacher per run); split once it is merged",
+    "src/pairlm/models/crossencoder.py:CrossEncoderClassifier._train": "the model families are "
+    "being changed on the distill branch; split once it is merged",
+    "src/pairlm/models/llm/train.py:train_adapter": "the model families are being changed on "
+    "the distill branch; split once it is merged",
+}
+"""Functions over the limit, each with why it is not split yet (issue 43 leaves these to
+after the distill branch, which edits them, is merged). Empty it, don't grow it."""
+
+
+def _long_functions() -> dict[str, int]:
+    out: dict[str, int] = {}
+
+    def visit(node: ast.AST, path: str, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    n = (child.end_lineno or child.lineno) - child.lineno + 1
+                    if n > MAX_FUNCTION_LINES:
+                        out[f"{path}:{name}"] = n
+                visit(child, path, f"{name}.")
+            else:
+                visit(child, path, prefix)
+
+    for p in sorted((ROOT / "src" / "pairlm").rglob("*.py")):
+        visit(ast.parse(p.read_text(encoding="utf-8")), str(p.relative_to(ROOT)), "")
+    return out
+
+
+def test_no_function_is_longer_than_100_lines() -> None:
+    """Issue 43: a function over 100 lines (its decorators left out, its docstring counted)
+    does several things; split it into named steps."""
+    long = {k: n for k, n in _long_functions().items() if k not in DEFERRED}
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+    fixed = sorted(k for k in DEFERRED if k not in _long_functions())
+    assert not fixed, f"no longer over the limit, take them out of DEFERRED: {fixed}"

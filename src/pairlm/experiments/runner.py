@@ -163,31 +163,17 @@ def run_experiment(
     if progress is None:
         progress = sys.stderr.isatty()
     budget = memory_budget_gb if memory_budget_gb is not None else 0.8 * available_memory_gb()
-    failures: list[tuple[str, BaseException]] = []
     with GridProgress(jobs, wanted, done, enabled=bool(progress)) as view:
         if backend == "ray":
             from pairlm.experiments.ray_backend import run_on_ray
 
-            if jobs:
-                failures = run_on_ray(jobs, out, exp, data, view, address=address, workers=workers)
+            failures = (
+                run_on_ray(jobs, out, exp, data, view, address=address, workers=workers)
+                if jobs
+                else []
+            )
         elif (workers or 1) == 1 or len(jobs) <= 1:
-            for job in jobs:
-                view.started(job)
-                try:
-                    run_job(
-                        job,
-                        out,
-                        exp,
-                        data,
-                        folds,
-                        lambda run, fold, total: view.fold_done(run, fold),
-                    )
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as e:
-                    log.error("run %s failed: %s", job.name, e, exc_info=True)
-                    view.failed(job)
-                    failures.append((job.name, e))
+            failures = _run_here(jobs, out, exp, data, folds, view)
         else:
             failures = run_parallel(jobs, out, exp, data, folds, workers or 1, budget, view)
     if exp.check is not None:
@@ -209,3 +195,27 @@ def run_experiment(
             + "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in failures)
         )
     return exp
+
+
+def _run_here(
+    jobs: list[Job],
+    out: Path,
+    exp: Experiment,
+    data: dict[str, Any],
+    folds: list[int] | None,
+    view: GridProgress,
+) -> list[tuple[str, BaseException]]:
+    """Run the jobs one after the other in this process; a job that raises fails alone.
+    Returns the failed jobs: (job name, error)."""
+    failures: list[tuple[str, BaseException]] = []
+    for job in jobs:
+        view.started(job)
+        try:
+            run_job(job, out, exp, data, folds, lambda run, fold, total: view.fold_done(run, fold))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            log.error("run %s failed: %s", job.name, e, exc_info=True)
+            view.failed(job)
+            failures.append((job.name, e))
+    return failures
