@@ -10,7 +10,7 @@
 2. Batch scoring: 100,000 pairs (QQP questions: the subset's pairs, then its questions paired
    at random, seeded) scored by a lexical model trained on the quickstart's 4,000 pairs:
    one process (`model.predict_proba`) against Ray Data with W actors
-   (`pairlm.evaluation.ray_predict.score_on_ray`); pairs/s of each, the ratio, and whether
+   (`pairlm.models.ray_scoring.score_on_ray`); pairs/s of each, the ratio, and whether
    the probabilities are equal.
 
 Needs the `ray` extra and ../shared/data (or $PAIRLM_DATA_DIR). Threads per worker: 1
@@ -133,7 +133,7 @@ def scoring(tmp: Path, workers: int, n: int) -> dict[str, object]:
 
     from pairlm.data import load_dataset
     from pairlm.data.splits import stratified_subsample
-    from pairlm.evaluation.ray_predict import score_on_ray
+    from pairlm.models.ray_scoring import score_on_ray
     from pairlm.models.registry import create, load_model
 
     qqp = load_dataset("qqp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -32,3 +33,133 @@ def test_no_source_file_holds_more_than_one_screenful_of_concepts() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"files over {MAX_LINES} lines: {long}"
+
+
+def _exception_names() -> set[str]:
+    import builtins
+
+    import pairlm.errors
+
+    return {
+        n
+        for mod in (builtins, pairlm.errors)
+        for n, v in vars(mod).items()
+        if isinstance(v, type) and issubclass(v, BaseException)
+    }
+
+
+def test_every_exception_type_lives_in_errors_py() -> None:
+    """Issue 43: pairlm's exception types are in `pairlm/errors.py` (the modules that raise
+    them re-export them), so any layer can catch any of them."""
+    exc = _exception_names()
+    elsewhere = []
+    for p in sorted((ROOT / "src" / "pairlm").rglob("*.py")):
+        if p.name == "errors.py" and p.parent.name == "pairlm":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                (b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")) in exc
+                for b in node.bases
+            ):
+                elsewhere.append(f"{p.relative_to(ROOT)}: {node.name}")
+    assert not elsewhere, f"exception types outside pairlm/errors.py: {elsewhere}"
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm,
+    iterative): each is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    g = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(g) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_among_pairlm_modules() -> None:
+    """Issue 43: no two pairlm modules import each other, directly or round a circle; an
+    import inside a function or under TYPE_CHECKING counts (grimp sees them all)."""
+    grimp = pytest.importorskip("grimp")
+    g = grimp.build_graph("pairlm")
+    graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
+    assert not _cycles(graph), f"import cycles: {_cycles(graph)}"
+
+
+MAX_FUNCTION_LINES = 100
+
+DEFERRED = {
+    "src/pairlm/experiments/spec.py:parse_experiment": "the distill branch changes it (a "
+    "teacher per run); split once it is merged",
+    "src/pairlm/models/crossencoder.py:CrossEncoderClassifier._train": "the model families are "
+    "being changed on the distill branch; split once it is merged",
+    "src/pairlm/models/llm/train.py:train_adapter": "the model families are being changed on "
+    "the distill branch; split once it is merged",
+}
+"""Functions over the limit, each with why it is not split yet (issue 43 leaves these to
+after the distill branch, which edits them, is merged). Empty it, don't grow it."""
+
+
+def _long_functions() -> dict[str, int]:
+    out: dict[str, int] = {}
+
+    def visit(node: ast.AST, path: str, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    n = (child.end_lineno or child.lineno) - child.lineno + 1
+                    if n > MAX_FUNCTION_LINES:
+                        out[f"{path}:{name}"] = n
+                visit(child, path, f"{name}.")
+            else:
+                visit(child, path, prefix)
+
+    for p in sorted((ROOT / "src" / "pairlm").rglob("*.py")):
+        visit(ast.parse(p.read_text(encoding="utf-8")), str(p.relative_to(ROOT)), "")
+    return out
+
+
+def test_no_function_is_longer_than_100_lines() -> None:
+    """Issue 43: a function over 100 lines (its decorators left out, its docstring counted)
+    does several things; split it into named steps."""
+    long = {k: n for k, n in _long_functions().items() if k not in DEFERRED}
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+    fixed = sorted(k for k in DEFERRED if k not in _long_functions())
+    assert not fixed, f"no longer over the limit, take them out of DEFERRED: {fixed}"

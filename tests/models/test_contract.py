@@ -1,4 +1,5 @@
-"""The contract every registered model family keeps (DESIGN.md), on tiny in-process models.
+"""The contract every registered model family keeps (docs/architecture.md, "A model family":
+the `PairClassifier` contract), on tiny in-process models.
 
 Each family `f` provides `tests/models/tiny_<f with - as _>.py` with `make_tiny(tmp_path)`
 returning an unfitted classifier; a registered family without one fails here.

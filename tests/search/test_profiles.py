@@ -179,6 +179,36 @@ def test_match_index_gives_k_exact_documents(tmp_path, enc, tiny_encoder):
         idx.close()
 
 
+def test_match_index_names_the_best_passage_not_the_whole_document(
+    tmp_path, enc, tiny_encoder, tiny_reranker
+):
+    """Issue 43: a match against the index names the candidate passage of its best passage
+    pair, as `match` does (it used to name the whole document), and a reranker scores that
+    passage pair."""
+    from pairlm.search.index import CorpusIndex
+    from pairlm.search.rerank import Reranker
+
+    rng = np.random.default_rng(5)
+    long_doc = f"{_text(rng, 3, vocab=FILLER)} {NEEDLE}. {_text(rng, 3, vocab=FILLER)}"
+    texts = [long_doc] + [_text(rng, 1, 6, FILLER) for _ in range(9)]
+    ids = ["long"] + [f"s{i}" for i in range(9)]
+    idx = CorpusIndex.build(tmp_path / "i", ids, texts, encoder=tiny_encoder)
+    rr = Reranker(tiny_reranker)
+    try:
+        got = match_index(idx, ["q"], [NEEDLE], k=10, max_words=15, overlap=3, reranker=rr)["q"]
+    finally:
+        idx.close()
+    assert len(got) == 10
+    best = {m.candidate_id: m for m in got}["long"]
+    passages = split_passages(long_doc, 15, 3)
+    assert len(passages) == 7 and best.passage in passages and NEEDLE in best.passage
+    assert best.candidate_document == "long" and best.query_passage == NEEDLE
+    assert best.probability == pytest.approx(rr.score([NEEDLE], [best.passage])[0])
+    # the same passage pairs as `match` over the same documents
+    exact = match(["q"], [NEEDLE], ids, texts, encoder=enc, k=10, max_words=15, overlap=3)["q"]
+    assert {m.candidate_id: m.passage for m in got} == {m.candidate_id: m.passage for m in exact}
+
+
 def test_corpus_profile_field(tmp_path):
     f = tmp_path / "r.jsonl"
     rows = [

@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from pairlm import __version__
 from pairlm.cli.common import add_data_args, data_kw, load_data, parse_columns
@@ -21,6 +22,7 @@ from pairlm.cli.model_commands import (
     cmd_serve,
     cmd_train,
 )
+from pairlm.errors import CLI_ERRORS, run_reporting
 from pairlm.logs import configure_logging
 
 __all__ = ["build_parser", "data_kw", "load_data", "main", "parse_columns"]
@@ -59,23 +61,17 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pairlm",
-        description="Decide whether two texts mean the same thing, and measure how well each method does it.",
-    )
-    parser.add_argument("--version", action="version", version=f"pairlm {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_models_command(sub: Any) -> None:
+    """`pairlm models [FAMILY]`."""
     p = sub.add_parser(
         "models", help="list the registered model families, or one family's config keys"
     )
     p.add_argument("family", nargs="?", help="a family: print its config keys")
     p.set_defaults(func=cmd_models)
 
+
+def _add_data_commands(sub: Any) -> None:
+    """`pairlm data inspect|list`."""
     data = sub.add_parser("data", help="inspect and list datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     p = dsub.add_parser("inspect", help="detect the format, load, validate and report on a file")
@@ -99,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data.set_defaults(func=_data_help)
 
+
+def _add_cv_command(sub: Any) -> None:
+    """`pairlm cv`: k-fold cross-validation of one family."""
     p = sub.add_parser("cv", help="k-fold cross-validation of one model family (resumable)")
     p.add_argument(
         "--data", required=True, help="a pairs file or a dataset name (`pairlm data list`)"
@@ -118,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_cv)
 
+
+def _add_report_command(sub: Any) -> None:
+    """`pairlm report DIR`."""
     p = sub.add_parser(
         "report", help="write report.md (and report.html) from an experiment directory"
     )
@@ -150,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the Markdown")
     p.set_defaults(func=cmd_report)
 
+
+def _add_merge_command(sub: Any) -> None:
+    """`pairlm merge DIR SOURCES...`."""
     p = sub.add_parser(
         "merge",
         help="copy the finished folds of other experiment directories into DIR's store "
@@ -159,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", help="experiment directories holding results.sqlite")
     p.set_defaults(func=cmd_merge)
 
+
+def _add_run_command(sub: Any) -> None:
+    """`pairlm run EXPERIMENT --out DIR`."""
     p = sub.add_parser("run", help="run an experiment file (TOML): every run on the same folds")
     p.add_argument("experiment")
     p.add_argument("--out", required=True)
@@ -191,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
+
+def _add_glue_command(sub: Any) -> None:
+    """`pairlm glue`: GLUE mode."""
     p = sub.add_parser(
         "glue",
         help="GLUE mode: train on train.tsv, score dev.tsv, write the "
@@ -215,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_glue)
 
+
+def _add_train_command(sub: Any) -> None:
+    """`pairlm train`."""
     p = sub.add_parser("train", help="train one model on a dataset and save it")
     p.add_argument("--data", required=True)
     p.add_argument("--valid", help="validation data for the threshold (default: inner split)")
@@ -223,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model directory")
     p.set_defaults(func=cmd_train)
 
+
+def _add_predict_command(sub: Any) -> None:
+    """`pairlm predict MODEL_DIR --data FILE`."""
     p = sub.add_parser("predict", help="score pairs with a saved model")
     p.add_argument("model_dir")
     p.add_argument("--data", required=True)
@@ -253,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_predict)
 
+
+def _add_check_command(sub: Any) -> None:
+    """`pairlm check MODEL_DIR`: the behavioural tests."""
     p = sub.add_parser(
         "check", help="behavioural tests of a saved model (negation, numbers, word order, ...)"
     )
@@ -270,6 +290,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=3, help="failing cases kept per test")
     p.add_argument("--tests", help="comma-separated test names (default: all)")
     p.set_defaults(func=cmd_check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairlm",
+        description="Decide whether two texts mean the same thing, and measure how well each method does it.",
+    )
+    parser.add_argument("--version", action="version", version=f"pairlm {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_models_command(sub)
+    _add_data_commands(sub)
+    _add_cv_command(sub)
+    _add_report_command(sub)
+    _add_merge_command(sub)
+    _add_run_command(sub)
+    _add_glue_command(sub)
+    _add_train_command(sub)
+    _add_predict_command(sub)
+    _add_check_command(sub)
 
     from pairlm.search.cli import add_search_commands  # lazy inside: no faiss/torch at import
 
@@ -294,16 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from pairlm.data.validation import DataError
-    from pairlm.evaluation.store import StoreError
-    from pairlm.models.base import ConfigError
-
-    try:
-        return int(args.func(args) or 0)
-    except (DataError, ConfigError, StoreError, FileNotFoundError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    return int(run_reporting(CLI_ERRORS, args.func, args) or 0)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from pairlm.models.registry import load_model
 
     if args.backend == "ray":
-        from pairlm.evaluation.ray_predict import require_ray, saved_threshold, score_on_ray
+        from pairlm.models.ray_scoring import require_ray, saved_threshold, score_on_ray
 
         require_ray()  # before the data is read
         threshold = saved_threshold(args.model_dir)  # the actors load the model

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from pairlm.data.pairs import PairDataset
 from pairlm.data.readers import read_glue_dir, read_pairs
 from pairlm.data.validation import DataError
+from pairlm.errors import DatasetNotFound
 from pairlm.paths import cache_root
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ __all__ = [
 
 DOWNLOAD_TIMEOUT_S = 15.0
 """Seconds to wait for a server (override with ``$PAIRLM_DOWNLOAD_TIMEOUT``)."""
-
-
-class DatasetNotFound(DataError):
-    """A named dataset is neither present locally nor downloadable."""
 
 
 @dataclass(frozen=True)

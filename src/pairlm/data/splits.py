@@ -24,15 +24,12 @@ from typing import Any, Literal
 import numpy as np
 
 from pairlm.data.pairs import MISSING_LABEL, PairDataset, normalize_text
+from pairlm.errors import SplitLeakError
 
 log = logging.getLogger(__name__)
 
 Strategy = Literal["stratified", "grouped"]
 STRATEGIES: tuple[str, ...] = ("stratified", "grouped")
-
-
-class SplitLeakError(ValueError):
-    """A question appears in both the training and the test part of a fold."""
 
 
 # ---------------------------------------------------------------------- question graph

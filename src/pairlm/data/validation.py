@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pairlm.errors import DataError
+
 Policy = Literal["skip", "error"]
 
 # Reasons a row is dropped.
@@ -29,10 +31,6 @@ REPAIR_EXTRA_COLUMNS = "extra_columns_ignored"
 REPAIR_UNDECODABLE = "undecodable_bytes_replaced"  # only with decode_errors="replace"
 REPAIR_DUPLICATE_PAIR_ID = "duplicate_pair_id_renamed"  # a pair id used twice, made unique
 REPAIR_LABEL_IGNORED = "label_ignored"  # scoring: a label that is not 0/1, left unknown
-
-
-class DataError(ValueError):
-    """Bad input data. The message names the file, the line and the field."""
 
 
 @dataclass

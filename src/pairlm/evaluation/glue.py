@@ -132,7 +132,6 @@ def run_glue(
     `glue_results.json` and, with `save_model`, the model under `model/`.
     """
     from pairlm.data.splits import inner_validation_split, stratified_subsample
-    from pairlm.evaluation.metrics import binary_metrics
     from pairlm.models.registry import create
 
     task = task.lower()  # type: ignore[assignment]
@@ -164,41 +163,15 @@ def run_glue(
     pred_s = 0.0
     dev = splits.get("dev")
     if dev is not None and len(dev):
-        t0 = time.perf_counter()
-        p_dev = np.asarray(model.predict_proba(dev), dtype=np.float64)
-        pred_s += time.perf_counter() - t0
-        if dev.has_labels:
-            result.dev = binary_metrics(dev.y, p_dev, thr)
-        dev_file = out / "dev_predictions.tsv"
-        with dev_file.open("w", encoding="utf-8") as fh:
-            fh.write("pair_id\tlabel\tproba\tprediction\n")
-            for pid, y, p in zip(dev.pair_id, dev.label, p_dev):
-                fh.write(f"{pid}\t{int(y)}\t{p:.6f}\t{int(p >= thr)}\n")
-        result.dev_predictions = str(dev_file)
+        pred_s += _score_dev(model, dev, out, result)
     else:
         log.warning("%s: no dev.tsv; no dev scores", glue_dir)
     test = splits.get("test")
     if test is None:
         log.warning("%s: no test.tsv; no submission written", glue_dir)
     else:
-        t0 = time.perf_counter()
-        p_test = np.asarray(model.predict_proba(test), dtype=np.float64)
-        pred_s += time.perf_counter() - t0
-        pred = (p_test >= thr).astype(np.int64)
-        index, n_lines = _test_indices(test)
         majority = int(train.y.mean() >= 0.5)
-        sub = out / SUBMISSION_NAMES[task]
-        result.test_filled = write_submission(sub, index, pred, n_lines, fill=majority)
-        if result.test_filled:
-            log.warning(
-                "%d test row(s) could not be read; predicted %d (train majority) for them",
-                result.test_filled,
-                majority,
-            )
-        result.n_test = n_lines
-        result.submission = str(sub)
-        if test.has_labels:
-            result.test_labelled = binary_metrics(test.y, p_test, thr)
+        pred_s += _write_test(model, test, out / SUBMISSION_NAMES[task], majority, result)
     result.predict_seconds = pred_s
     if save_model:
         model.save(out / "model")
@@ -207,3 +180,50 @@ def run_glue(
         json.dumps(result.to_dict(), indent=2, sort_keys=True, default=float), encoding="utf-8"
     )
     return result
+
+
+def _score_dev(model: Any, dev: PairDataset, out: Path, result: GlueResult) -> float:
+    """Score dev.tsv: its metrics (when labelled) into `result`, every pair's P(match) and
+    prediction into `out/dev_predictions.tsv`. Returns the scoring seconds."""
+    from pairlm.evaluation.metrics import binary_metrics
+
+    thr = result.threshold
+    t0 = time.perf_counter()
+    p_dev = np.asarray(model.predict_proba(dev), dtype=np.float64)
+    seconds = time.perf_counter() - t0
+    if dev.has_labels:
+        result.dev = binary_metrics(dev.y, p_dev, thr)
+    dev_file = out / "dev_predictions.tsv"
+    with dev_file.open("w", encoding="utf-8") as fh:
+        fh.write("pair_id\tlabel\tproba\tprediction\n")
+        for pid, y, p in zip(dev.pair_id, dev.label, p_dev):
+            fh.write(f"{pid}\t{int(y)}\t{p:.6f}\t{int(p >= thr)}\n")
+    result.dev_predictions = str(dev_file)
+    return seconds
+
+
+def _write_test(
+    model: Any, test: PairDataset, sub: Path, majority: int, result: GlueResult
+) -> float:
+    """Score test.tsv and write the submission `sub`, every line of the file answered (a row
+    that could not be read gets the train majority `majority`). Returns the scoring seconds."""
+    from pairlm.evaluation.metrics import binary_metrics
+
+    thr = result.threshold
+    t0 = time.perf_counter()
+    p_test = np.asarray(model.predict_proba(test), dtype=np.float64)
+    seconds = time.perf_counter() - t0
+    pred = (p_test >= thr).astype(np.int64)
+    index, n_lines = _test_indices(test)
+    result.test_filled = write_submission(sub, index, pred, n_lines, fill=majority)
+    if result.test_filled:
+        log.warning(
+            "%d test row(s) could not be read; predicted %d (train majority) for them",
+            result.test_filled,
+            majority,
+        )
+    result.n_test = n_lines
+    result.submission = str(sub)
+    if test.has_labels:
+        result.test_labelled = binary_metrics(test.y, p_test, thr)
+    return seconds

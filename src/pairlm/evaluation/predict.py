@@ -1,7 +1,7 @@
 """`pairlm predict`'s output: every input row, in input order, scored or not.
 
 The scores may come from this process (`model.predict_proba`) or from Ray
-(`pairlm.evaluation.ray_predict.score_on_ray`); the rows, counts and reasons are built here,
+(`pairlm.models.ray_scoring.score_on_ray`); the rows, counts and reasons are built here,
 once, from the dataset's validation report, so both paths print the same file.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pairlm.errors import ConfigError
+from pairlm.errors import ConfigError, StoreError
 
 DB_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
@@ -91,10 +91,6 @@ CREATE TABLE IF NOT EXISTS transfers (
     created_at REAL NOT NULL
 );
 """
-
-
-class StoreError(RuntimeError):
-    """The store holds something that conflicts with what is asked (e.g. a run with another config)."""
 
 
 @dataclass(frozen=True)
@@ -254,92 +250,13 @@ class ResultStore:
                     f"this pairlm reads {SCHEMA_VERSION}"
                 )
             with self.transaction() as c:
-                for d in src.execute("SELECT * FROM datasets").fetchall():
-                    have = c.execute(
-                        "SELECT fingerprint FROM datasets WHERE name=?", (d[0],)
-                    ).fetchone()
-                    if have is None:
-                        c.execute("INSERT INTO datasets VALUES (?,?,?,?,?,?,?)", d)
-                    elif have[0] != d[2]:
-                        raise StoreError(
-                            f"dataset {d[0]!r} has other contents in {src_path} than in "
-                            f"{self.path} (fingerprint {d[2]} != {have[0]})"
-                        )
-                for s in src.execute("SELECT * FROM splits").fetchall():
-                    have = c.execute("SELECT folds FROM splits WHERE key=?", (s[0],)).fetchone()
-                    if have is None:
-                        c.execute("INSERT INTO splits VALUES (?,?,?,?,?)", s)
-                    elif bytes(have[0]) != bytes(s[3]):
-                        raise StoreError(
-                            f"split {s[0]!r} assigns other folds in {src_path} than in {self.path}"
-                        )
-                    if not c.execute(
-                        "SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (s[0],)
-                    ).fetchone():
-                        c.executemany(
-                            "INSERT INTO pairs VALUES (?,?,?,?,?)",
-                            src.execute("SELECT * FROM pairs WHERE split_key=?", (s[0],)),
-                        )
+                _merge_datasets_and_splits(c, src, src_path, self.path)
                 for run in src.execute(
                     "SELECT run_id, name, family, config_json, dataset, split_key, "
                     "protocol_json, caveats_json, created_at FROM runs ORDER BY run_id"
                 ).fetchall():
-                    old_id, name = run[0], run[1]
-                    mine = c.execute(
-                        "SELECT run_id, family, config_json, dataset, split_key FROM runs "
-                        "WHERE name=?",
-                        (name,),
-                    ).fetchone()
-                    if mine is None:
-                        cur = c.execute(
-                            "INSERT INTO runs (name, family, config_json, dataset, split_key, "
-                            "protocol_json, caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                            run[1:],
-                        )
-                        new_id = cur.lastrowid
-                        counts["runs_added"] += 1
-                        t = src.execute(
-                            "SELECT source_dataset, source_split_key, target_dataset, "
-                            "created_at FROM transfers WHERE run_id=?",
-                            (old_id,),
-                        ).fetchone()
-                        if t is not None:
-                            c.execute("INSERT INTO transfers VALUES (?,?,?,?,?)", (new_id, *t))
-                    else:
-                        new_id = mine[0]
-                        diff = _run_differences(
-                            (run[2], json.loads(run[3]), run[4], run[5]),
-                            (mine[1], json.loads(mine[2]), mine[3], mine[4]),
-                            canonical,
-                        )
-                        if diff:
-                            raise StoreError(
-                                f"run {name!r} has another {', '.join(diff)} in {src_path} "
-                                f"than in {self.path}; nothing merged"
-                            )
-                    here = {
-                        r[0] for r in c.execute("SELECT fold FROM folds WHERE run_id=?", (new_id,))
-                    }
-                    for f in src.execute(
-                        "SELECT * FROM folds WHERE run_id=? ORDER BY fold", (old_id,)
-                    ).fetchall():
-                        if f[1] in here:
-                            counts["folds_kept"] += 1
-                            continue
-                        c.execute(
-                            "INSERT INTO folds VALUES (?,?,?,?,?,?,?,?,?,?)", (new_id, *f[1:])
-                        )
-                        c.executemany(
-                            "INSERT INTO predictions VALUES (?,?,?,?,?,?)",
-                            (
-                                (new_id, *p[1:])
-                                for p in src.execute(
-                                    "SELECT * FROM predictions WHERE run_id=? AND fold=?",
-                                    (old_id, f[1]),
-                                )
-                            ),
-                        )
-                        counts["folds_added"] += 1
+                    new_id = _merge_run(c, src, run, canonical, (src_path, self.path), counts)
+                    _merge_folds(c, src, run[0], new_id, counts)
         finally:
             src.close()
         return counts
@@ -659,3 +576,103 @@ def _run(row: tuple[Any, ...]) -> RunInfo:
         protocol=json.loads(row[6]),
         caveats=json.loads(row[7]),
     )
+
+
+# ---------------------------------------------------------------------- merge (ResultStore.merge)
+def _merge_datasets_and_splits(
+    c: sqlite3.Connection, src: sqlite3.Connection, src_path: Path, path: Path
+) -> None:
+    """Copy the datasets, splits and pair texts `src` has and `c` lacks; StoreError for a
+    dataset of other contents or a split of other folds."""
+    for d in src.execute("SELECT * FROM datasets").fetchall():
+        have = c.execute("SELECT fingerprint FROM datasets WHERE name=?", (d[0],)).fetchone()
+        if have is None:
+            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?,?,?)", d)
+        elif have[0] != d[2]:
+            raise StoreError(
+                f"dataset {d[0]!r} has other contents in {src_path} than in "
+                f"{path} (fingerprint {d[2]} != {have[0]})"
+            )
+    for s in src.execute("SELECT * FROM splits").fetchall():
+        have = c.execute("SELECT folds FROM splits WHERE key=?", (s[0],)).fetchone()
+        if have is None:
+            c.execute("INSERT INTO splits VALUES (?,?,?,?,?)", s)
+        elif bytes(have[0]) != bytes(s[3]):
+            raise StoreError(f"split {s[0]!r} assigns other folds in {src_path} than in {path}")
+        if not c.execute("SELECT 1 FROM pairs WHERE split_key=? LIMIT 1", (s[0],)).fetchone():
+            c.executemany(
+                "INSERT INTO pairs VALUES (?,?,?,?,?)",
+                src.execute("SELECT * FROM pairs WHERE split_key=?", (s[0],)),
+            )
+
+
+def _merge_run(
+    c: sqlite3.Connection,
+    src: sqlite3.Connection,
+    run: tuple[Any, ...],
+    canonical: Callable[[str, dict[str, Any]], dict[str, Any]] | None,
+    paths: tuple[Path, Path],
+    counts: dict[str, int],
+) -> int:
+    """The id in `c` of `src`'s run `run` (a row of its runs table): added with its transfer
+    record when `c` lacks it, else checked to be the same run (StoreError naming what
+    differs). `paths`: (the source's database, this store's) for messages."""
+    old_id, name = run[0], run[1]
+    mine = c.execute(
+        "SELECT run_id, family, config_json, dataset, split_key FROM runs WHERE name=?",
+        (name,),
+    ).fetchone()
+    if mine is not None:
+        diff = _run_differences(
+            (run[2], json.loads(run[3]), run[4], run[5]),
+            (mine[1], json.loads(mine[2]), mine[3], mine[4]),
+            canonical,
+        )
+        if diff:
+            raise StoreError(
+                f"run {name!r} has another {', '.join(diff)} in {paths[0]} "
+                f"than in {paths[1]}; nothing merged"
+            )
+        return int(mine[0])
+    cur = c.execute(
+        "INSERT INTO runs (name, family, config_json, dataset, split_key, "
+        "protocol_json, caveats_json, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        run[1:],
+    )
+    new_id = int(cur.lastrowid or 0)
+    counts["runs_added"] += 1
+    t = src.execute(
+        "SELECT source_dataset, source_split_key, target_dataset, "
+        "created_at FROM transfers WHERE run_id=?",
+        (old_id,),
+    ).fetchone()
+    if t is not None:
+        c.execute("INSERT INTO transfers VALUES (?,?,?,?,?)", (new_id, *t))
+    return new_id
+
+
+def _merge_folds(
+    c: sqlite3.Connection,
+    src: sqlite3.Connection,
+    old_id: int,
+    new_id: int,
+    counts: dict[str, int],
+) -> None:
+    """Copy the folds (with their predictions) of `src`'s run `old_id` that run `new_id`
+    of `c` lacks; count those it has as kept."""
+    here = {r[0] for r in c.execute("SELECT fold FROM folds WHERE run_id=?", (new_id,))}
+    for f in src.execute("SELECT * FROM folds WHERE run_id=? ORDER BY fold", (old_id,)).fetchall():
+        if f[1] in here:
+            counts["folds_kept"] += 1
+            continue
+        c.execute("INSERT INTO folds VALUES (?,?,?,?,?,?,?,?,?,?)", (new_id, *f[1:]))
+        c.executemany(
+            "INSERT INTO predictions VALUES (?,?,?,?,?,?)",
+            (
+                (new_id, *p[1:])
+                for p in src.execute(
+                    "SELECT * FROM predictions WHERE run_id=? AND fold=?", (old_id, f[1])
+                )
+            ),
+        )
+        counts["folds_added"] += 1

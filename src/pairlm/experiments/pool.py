@@ -1,7 +1,7 @@
-"""Jobs and where they run on this machine: a job is a whole run (all its folds still to do)
-or a whole transfer; `execute` runs one in this process, `run_parallel` several side by side
-in spawned worker processes while their memory estimates fit (each worker writes its own
-folds to the shared SQLite store)."""
+"""Where jobs (`jobs`: a whole run, or a whole transfer) run on this machine: `run_parallel`
+runs several side by side in spawned worker processes while their memory estimates fit (each
+worker writes its own folds to the shared SQLite store); one worker runs them in this process
+(`jobs.run_job`)."""
 
 from __future__ import annotations
 
@@ -11,33 +11,14 @@ import os
 import queue as queue_mod
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairlm.experiments.jobs import Job, run_job
 from pairlm.experiments.progress_view import GridProgress
-from pairlm.experiments.spec import Experiment, RunSpec, TransferSpec
-from pairlm.experiments.transfer import transfer_validate
+from pairlm.experiments.spec import Experiment
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Job:
-    """One unit of work for a worker: a whole run (all its folds), or a whole transfer."""
-
-    kind: str  # "cv" | "transfer"
-    name: str
-    spec: RunSpec | TransferSpec
-    cells: list[tuple[str, int]]  # (run name, fold) still to do
-    memory_gb: float
-
-
-def memory_of(spec: RunSpec | TransferSpec) -> float:
-    from pairlm.models import registry
-
-    return spec.memory_gb or registry.info(spec.model).memory_gb
 
 
 def available_memory_gb() -> float:
@@ -50,50 +31,6 @@ def available_memory_gb() -> float:
     except OSError:
         pass
     return math.inf
-
-
-def execute(
-    job: Job,
-    out: Path,
-    exp: Experiment,
-    data: dict[str, Any],
-    folds: list[int] | None,
-    on_fold: Callable[[str, int, int], None] | None,
-) -> None:
-    """Run one job in this process (the worker body, also used with one worker)."""
-    from pairlm.evaluation.cv import cross_validate
-    from pairlm.evaluation.store import ResultStore
-
-    with ResultStore(out) as store:
-        if job.kind == "cv":
-            spec = job.spec
-            assert isinstance(spec, RunSpec)
-            cross_validate(
-                data["source"],
-                spec.model,
-                spec.config,
-                store=store,
-                protocol=exp.protocol_for(spec),
-                run_name=spec.name,
-                dataset_name=exp.dataset_name,
-                only_folds=spec.folds_in(folds),
-                progress=False,
-                on_fold=on_fold,
-            )
-        else:
-            spec_t = job.spec
-            assert isinstance(spec_t, TransferSpec)
-            transfer_validate(
-                data["source"],
-                [(t, data["targets"][t.name]) for t in spec_t.targets],
-                spec_t,
-                store=store,
-                protocol=exp.protocol_for(spec_t),
-                target_protocol=exp.target_protocol(spec_t),
-                source_name=exp.dataset_name,
-                only_folds=folds,
-                on_fold=on_fold,
-            )
 
 
 # ---------------------------------------------------------------------- worker processes
@@ -128,7 +65,7 @@ def _worker_run(
         _EVENTS.put(("fold", run, fold))
 
     _EVENTS.put(("start", job.name, -1))
-    execute(job, Path(out), exp, data, folds, on_fold)
+    run_job(job, Path(out), exp, data, folds, on_fold)
     return job.name
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pairlm.experiments.pool import Job
+    from pairlm.experiments.jobs import Job
 
 log = logging.getLogger(__name__)
 

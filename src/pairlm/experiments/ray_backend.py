@@ -23,19 +23,30 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pairlm.evaluation.ray_predict import MISSING, ray_session, require_ray, set_threads
+from pairlm.errors import StoreError
+from pairlm.experiments.jobs import Job
+from pairlm.experiments.sections import BACKENDS
+from pairlm.experiments.spec import Experiment
 from pairlm.models.base import ConfigError
+from pairlm.models.ray_scoring import MISSING, ray_session, require_ray, set_threads
+
+if TYPE_CHECKING:
+    from pairlm.evaluation.cv import FoldOutput, PreparedData, Protocol
+    from pairlm.evaluation.store import ResultStore, RunInfo
+    from pairlm.experiments.progress_view import GridProgress
 
 __all__ = ["BACKENDS", "MISSING", "RETRIES", "ray_session", "require_ray", "run_on_ray"]
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("local", "ray")
 RETRIES = 3
 """How many times Ray runs a fold again whose worker died (system failures only: an
 exception raised by the model is the run's failure, as with the local pool)."""
+
+Ref = Any
+"""A Ray object reference (`ray.ObjectRef`; Ray is not imported at module level)."""
 
 
 # ---------------------------------------------------------------------- resources
@@ -67,51 +78,50 @@ def _cluster(ray: Any) -> tuple[float, float, float, float]:
 
 # ---------------------------------------------------------------------- the task body
 def _run_cell(
-    kind: str,
-    spec: Any,
-    prepared: Any,
-    targets: list[tuple[str, Any]],
+    job: Job,
+    prepared: PreparedData,
+    targets: list[tuple[str, Ref]],
     fold: int,
-    protocol: Any,
-    target_protocol: Any,
+    protocol: Protocol,
+    target_protocol: Protocol | None,
     families: dict[str, str],
     threads: int,
     level: int,
-) -> list[tuple[str, Any]]:
+) -> list[tuple[str, FoldOutput]]:
     """Train and score one fold in a Ray worker: [(run name, FoldOutput)] (one for a cv run,
     one per target still missing this fold for a transfer run). Writes nothing."""
     set_threads(threads, level, families)
-    if kind == "cv":
-        from pairlm.evaluation.cv import run_fold
+    fetched: list[tuple[str, PreparedData]] = []
+    if targets:
+        import ray
 
-        return [(spec.name, run_fold(prepared, spec.model, spec.config, fold, protocol))]
-    import ray
-
-    from pairlm.experiments.transfer import fit_transfer_fold, score_transfer_target
-
-    # refs nested in a list reach the task unresolved: fetch the targets' data here
-    tpreps = ray.get([ref for _, ref in targets])
-    fitted = fit_transfer_fold(prepared, spec, fold, protocol)
-    return [
-        (rn, score_transfer_target(fitted, tp, target_protocol))
-        for (rn, _), tp in zip(targets, tpreps)
-    ]
+        # refs nested in a list reach the task unresolved: fetch the targets' data here
+        datas = ray.get([ref for _, ref in targets])
+        fetched = [(rn, d) for (rn, _), d in zip(targets, datas)]
+    return job.compute(prepared, fetched, fold, protocol, target_protocol)
 
 
 # ---------------------------------------------------------------------- the driver
 @dataclass
 class _Cell:
-    job: Any
+    """One (run, fold) cell ready to submit, with everything its Ray task is given."""
+
+    job: Job
     fold: int
     runs: list[str]  # the run names this cell stores (a transfer: one per target)
+    resources: Resources
+    source: Ref  # the source's PreparedData (top level: reaches the task resolved)
+    targets: list[tuple[str, Ref]]  # (target run name, its PreparedData): fetched in the task
+    protocol: Protocol
+    target_protocol: Protocol | None
 
 
 def run_on_ray(
-    jobs: list[Any],
+    jobs: list[Job],
     out: Path,
-    exp: Any,
+    exp: Experiment,
     data: dict[str, Any],
-    view: Any,
+    view: GridProgress,
     *,
     address: str | None = None,
     workers: int | None = None,
@@ -119,175 +129,162 @@ def run_on_ray(
     """Run the jobs' (run, fold) cells as Ray tasks, `workers` at most at once (default: as
     many as the cluster's resources allow); store each fold as it arrives. Returns the
     failed jobs, like the local pool: (job name, error)."""
-    with ray_session(address) as ray:
-        return _drive(ray, jobs, Path(out), exp, data, view, workers)
+    from pairlm.evaluation.store import ResultStore
 
-
-def _drive(
-    ray: Any,
-    jobs: list[Any],
-    out: Path,
-    exp: Any,
-    data: dict[str, Any],
-    view: Any,
-    workers: int | None,
-) -> list[tuple[str, BaseException]]:
-    from pairlm.evaluation.cv import open_run, save_fold_output
-    from pairlm.evaluation.store import ResultStore, StoreError
-    from pairlm.experiments.transfer import open_transfer
-    from pairlm.models import registry
-
-    failures: list[tuple[str, BaseException]] = []
-    failed: set[str] = set()
-    total_cpu, max_cpu, gpus, max_mem = _cluster(ray)
-    n_cells = sum(len({f for _, f in j.cells}) for j in jobs)
-    concurrency = max(1, min(workers or n_cells, n_cells))
-    threads = max(1, min(int(max_cpu), int(total_cpu // concurrency)))
-    level = logging.getLogger().getEffectiveLevel()
-    families = registry.targets()
-    remote = ray.remote(_run_cell)
-    refs: dict[str, Any] = {}  # split key -> object ref of the PreparedData
-    runs: dict[str, Any] = {}  # run name -> RunInfo
-    pending: list[tuple[_Cell, Any]] = []  # (cell, bound submit thunk)
-
-    def put(prepared: Any) -> Any:
-        if prepared.split_key not in refs:
-            refs[prepared.split_key] = ray.put(prepared)
-        return refs[prepared.split_key]
-
-    with ResultStore(out) as store:
+    with ray_session(address) as ray, ResultStore(Path(out)) as store:
+        driver = _Driver(ray, store, view, jobs, workers)
         for job in jobs:
-            spec = job.spec
-            protocol = exp.protocol_for(spec)
-            try:
-                gpu = wants_gpu(spec.model, spec.config, gpus)
-                if gpu and gpus < 1:
-                    raise ConfigError(
-                        f"run {job.name}: its config asks for device 'cuda' but the Ray "
-                        "cluster has no GPU"
-                    )
-                mem = job.memory_gb * 2**30
-                if mem > max_mem:
-                    log.warning(
-                        "run %s may need %.1f GiB, more than the largest Ray node offers "
-                        "(%.1f GiB); asking for that",
-                        job.name,
-                        job.memory_gb,
-                        max_mem / 2**30,
-                    )
-                    mem = max_mem
-                res = Resources(threads, 1 if gpu else 0, int(mem))
-                if job.kind == "cv":
-                    run, prepared = open_run(
-                        store,
-                        data["source"],
-                        spec.model,
-                        spec.config,
-                        protocol,
-                        spec.name,
-                        exp.dataset_name,
-                    )
-                    runs[run.name] = run
-                    ref = put(prepared)
-                    for _, fold in job.cells:
-                        pending.append(
-                            (
-                                _Cell(job, fold, [run.name]),
-                                (res, "cv", ref, [], fold, protocol, None),
-                            )
-                        )
-                else:
-                    tproto = exp.target_protocol(spec)
-                    src, tr = open_transfer(
-                        store,
-                        data["source"],
-                        [(t, data["targets"][t.name]) for t in spec.targets],
-                        spec,
-                        protocol,
-                        tproto,
-                        exp.dataset_name,
-                    )
-                    preps = {run.name: tp for run, tp in tr}
-                    runs.update({run.name: run for run, _ in tr})
-                    ref = put(src)
-                    by_fold: dict[int, list[str]] = {}
-                    for rn, fold in job.cells:
-                        by_fold.setdefault(fold, []).append(rn)
-                    for fold in sorted(by_fold):
-                        targets = [(rn, put(preps[rn])) for rn in by_fold[fold]]
-                        pending.append(
-                            (
-                                _Cell(job, fold, by_fold[fold]),
-                                (res, "transfer", ref, targets, fold, protocol, tproto),
-                            )
-                        )
-            except (ConfigError, StoreError, ValueError) as e:
-                log.error("run %s failed: %s", job.name, e)
-                view.failed(job)
-                failures.append((job.name, e))
-                failed.add(job.name)
+            driver.open(job, exp, data)
+        driver.run()
+        return driver.failures
 
-        def submit(cell: _Cell, args: tuple[Any, ...]) -> Any:
-            res, kind, ref, targets, fold, protocol, tproto = args
-            # `ref` (top level) reaches the task resolved; the targets' refs are fetched there
-            return remote.options(
-                num_cpus=res.num_cpus,
-                num_gpus=res.num_gpus,
-                memory=res.memory or None,
-                max_retries=RETRIES,
-                retry_exceptions=False,
-                name=f"pairlm:{cell.job.name}:fold{fold}",
-            ).remote(
-                kind,
-                cell.job.spec,
-                ref,
-                targets,
-                fold,
-                protocol,
-                tproto,
-                families,
-                res.num_cpus,
-                level,
+
+class _Driver:
+    """The driver's side of a grid on Ray: opens every job's runs in the store (in this
+    process, before any task starts), submits the cells `concurrency` at a time, and stores
+    each fold as its task returns."""
+
+    def __init__(
+        self,
+        ray: Any,
+        store: ResultStore,
+        view: GridProgress,
+        jobs: list[Job],
+        workers: int | None,
+    ) -> None:
+        from pairlm.models import registry
+
+        self.ray = ray
+        self.store = store
+        self.view = view
+        total_cpu, max_cpu, self.gpus, self.max_mem = _cluster(ray)
+        n_cells = sum(len({f for _, f in j.cells}) for j in jobs)
+        self.concurrency = max(1, min(workers or n_cells, n_cells))
+        self.threads = max(1, min(int(max_cpu), int(total_cpu // self.concurrency)))
+        self.level = logging.getLogger().getEffectiveLevel()
+        self.families = registry.targets()
+        self.remote = ray.remote(_run_cell)
+        self.refs: dict[str, Ref] = {}  # split key -> object ref of the PreparedData
+        self.runs: dict[str, RunInfo] = {}  # run name -> RunInfo
+        self.pending: list[_Cell] = []
+        self.failures: list[tuple[str, BaseException]] = []
+        self.failed: set[str] = set()
+
+    def _put(self, prepared: PreparedData) -> Ref:
+        if prepared.split_key not in self.refs:
+            self.refs[prepared.split_key] = self.ray.put(prepared)
+        return self.refs[prepared.split_key]
+
+    def _resources(self, job: Job) -> Resources:
+        """What each of the job's tasks asks Ray for; ConfigError for a GPU the cluster lacks."""
+        spec = job.spec
+        gpu = wants_gpu(spec.model, spec.config, self.gpus)
+        if gpu and self.gpus < 1:
+            raise ConfigError(
+                f"run {job.name}: its config asks for device 'cuda' but the Ray cluster has no GPU"
+            )
+        mem = job.memory_gb * 2**30
+        if mem > self.max_mem:
+            log.warning(
+                "run %s may need %.1f GiB, more than the largest Ray node offers "
+                "(%.1f GiB); asking for that",
+                job.name,
+                job.memory_gb,
+                self.max_mem / 2**30,
+            )
+            mem = self.max_mem
+        return Resources(self.threads, 1 if gpu else 0, int(mem))
+
+    def _fail(self, job: Job, err: BaseException) -> None:
+        if job.name not in self.failed:
+            self.failed.add(job.name)
+            self.view.failed(job)
+            self.failures.append((job.name, err))
+
+    def open(self, job: Job, exp: Experiment, data: dict[str, Any]) -> None:
+        """Open the job's runs in the store and queue its cells; a job that cannot be
+        opened (a bad config, a run stored with another config) fails alone."""
+        protocol = exp.protocol_for(job.spec)
+        try:
+            res = self._resources(job)
+            tproto = job.target_protocol(exp)
+            opened = job.open(self.store, exp, data)
+        except (ConfigError, StoreError, ValueError) as e:
+            log.error("run %s failed: %s", job.name, e)
+            self._fail(job, e)
+            return
+        self.runs.update(opened.runs)
+        source = self._put(opened.source)
+        for cell in opened.cells:
+            targets = [(rn, self._put(tp)) for rn, tp in cell.targets]
+            self.pending.append(
+                _Cell(job, cell.fold, cell.runs, res, source, targets, protocol, tproto)
             )
 
-        inflight: dict[Any, _Cell] = {}
+    def _submit(self, cell: _Cell) -> Ref:
+        res = cell.resources
+        return self.remote.options(
+            num_cpus=res.num_cpus,
+            num_gpus=res.num_gpus,
+            memory=res.memory or None,
+            max_retries=RETRIES,
+            retry_exceptions=False,
+            name=f"pairlm:{cell.job.name}:fold{cell.fold}",
+        ).remote(
+            cell.job,
+            cell.source,
+            cell.targets,
+            cell.fold,
+            cell.protocol,
+            cell.target_protocol,
+            self.families,
+            res.num_cpus,
+            self.level,
+        )
+
+    def _receive(self, ref: Ref, cell: _Cell) -> None:
+        """Store a finished cell's folds, or record its job's failure."""
+        try:
+            outputs = self.ray.get(ref)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            err = _cause(e)
+            log.error("run %s fold %d failed: %s", cell.job.name, cell.fold, err)
+            self._fail(cell.job, err)
+            return
+        from pairlm.evaluation.cv import save_fold_output
+
+        for rn, fold_out in outputs:
+            save_fold_output(self.store, self.runs[rn], fold_out)
+            self.view.fold_done(rn, cell.fold)
+
+    def run(self) -> None:
+        """Submit the queued cells, at most `concurrency` in flight, until all are back (a
+        failed job's cells not yet submitted are dropped); cancel those in flight when
+        interrupted."""
+        inflight: dict[Ref, _Cell] = {}
         started: set[str] = set()
         try:
-            while pending or inflight:
-                while pending and len(inflight) < concurrency:
-                    cell, args = pending.pop(0)
-                    if cell.job.name in failed:
+            while self.pending or inflight:
+                while self.pending and len(inflight) < self.concurrency:
+                    cell = self.pending.pop(0)
+                    if cell.job.name in self.failed:
                         continue
                     if cell.job.name not in started:
                         started.add(cell.job.name)
-                        view.started(cell.job)
-                    inflight[submit(cell, args)] = cell
+                        self.view.started(cell.job)
+                    inflight[self._submit(cell)] = cell
                 if not inflight:
                     continue
-                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
+                ready, _ = self.ray.wait(list(inflight), num_returns=1, timeout=0.25)
                 for ref in ready:
-                    cell = inflight.pop(ref)
-                    try:
-                        outputs = ray.get(ref)
-                    except (KeyboardInterrupt, SystemExit):
-                        raise
-                    except Exception as e:
-                        err = _cause(e)
-                        log.error("run %s fold %d failed: %s", cell.job.name, cell.fold, err)
-                        if cell.job.name not in failed:
-                            failed.add(cell.job.name)
-                            view.failed(cell.job)
-                            failures.append((cell.job.name, err))
-                        continue
-                    for rn, fold_out in outputs:
-                        save_fold_output(store, runs[rn], fold_out)
-                        view.fold_done(rn, cell.fold)
+                    self._receive(ref, inflight.pop(ref))
         except BaseException:
             for ref in inflight:
                 with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
+                    self.ray.cancel(ref, force=True)
             raise
-    return failures
 
 
 def _cause(e: BaseException) -> BaseException:
@@ -297,6 +294,7 @@ def _cause(e: BaseException) -> BaseException:
 
 
 def describe_cluster(ray: Any) -> str:
+    """The cluster in a line: nodes alive, CPUs and GPUs."""
     total = ray.cluster_resources()
     return (
         f"{len([n for n in ray.nodes() if n.get('Alive')])} node(s), "

@@ -2,7 +2,7 @@
 (each finished fold is stored; a rerun starts at the first unfinished one), several runs at
 once in worker processes when memory allows (`pool`), or every (run, fold) as a Ray task
 (`ray_backend`), with one progress view over the grid (`progress_view`). The file's keys are
-in `spec`; transfer runs in `transfer`.
+in `spec`; a run or a transfer is a job (`jobs`); transfer runs in `transfer`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pairlm.experiments.pool import (
-    Job,
-    available_memory_gb,
-    execute,
-    memory_of,
-    run_parallel,
-)
+from pairlm.errors import RunFailed
+from pairlm.experiments.jobs import CvJob, Job, TransferJob, memory_of, run_job
+from pairlm.experiments.pool import available_memory_gb, run_parallel
 from pairlm.experiments.progress_view import GridProgress
 from pairlm.experiments.spec import (
     Experiment,
@@ -56,10 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class RunFailed(RuntimeError):
-    """Some runs of an experiment raised; the others finished (and everything is stored)."""
 
 
 def plan(
@@ -100,7 +92,7 @@ def plan(
             wanted[r.name] = len(run_folds)
             done[r.name] = len(run_folds) - len(cells)
             if cells:
-                jobs.append(Job("cv", r.name, r, cells, memory_of(r)))
+                jobs.append(CvJob(r.name, r, cells, memory_of(r)))
         for t in selected_tr:
             prepare(store, source, exp.protocol_for(t), exp.dataset_name)
             cells = []
@@ -117,7 +109,7 @@ def plan(
                 done[rn] = len(fold_list) - len(mine)
                 cells += mine
             if cells:
-                jobs.append(Job("transfer", t.name, t, cells, memory_of(t)))
+                jobs.append(TransferJob(t.name, t, cells, memory_of(t)))
     return jobs, data, wanted, done
 
 
@@ -171,31 +163,17 @@ def run_experiment(
     if progress is None:
         progress = sys.stderr.isatty()
     budget = memory_budget_gb if memory_budget_gb is not None else 0.8 * available_memory_gb()
-    failures: list[tuple[str, BaseException]] = []
     with GridProgress(jobs, wanted, done, enabled=bool(progress)) as view:
         if backend == "ray":
             from pairlm.experiments.ray_backend import run_on_ray
 
-            if jobs:
-                failures = run_on_ray(jobs, out, exp, data, view, address=address, workers=workers)
+            failures = (
+                run_on_ray(jobs, out, exp, data, view, address=address, workers=workers)
+                if jobs
+                else []
+            )
         elif (workers or 1) == 1 or len(jobs) <= 1:
-            for job in jobs:
-                view.started(job)
-                try:
-                    execute(
-                        job,
-                        out,
-                        exp,
-                        data,
-                        folds,
-                        lambda run, fold, total: view.fold_done(run, fold),
-                    )
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as e:
-                    log.error("run %s failed: %s", job.name, e, exc_info=True)
-                    view.failed(job)
-                    failures.append((job.name, e))
+            failures = _run_here(jobs, out, exp, data, folds, view)
         else:
             failures = run_parallel(jobs, out, exp, data, folds, workers or 1, budget, view)
     if exp.check is not None:
@@ -217,3 +195,27 @@ def run_experiment(
             + "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in failures)
         )
     return exp
+
+
+def _run_here(
+    jobs: list[Job],
+    out: Path,
+    exp: Experiment,
+    data: dict[str, Any],
+    folds: list[int] | None,
+    view: GridProgress,
+) -> list[tuple[str, BaseException]]:
+    """Run the jobs one after the other in this process; a job that raises fails alone.
+    Returns the failed jobs: (job name, error)."""
+    failures: list[tuple[str, BaseException]] = []
+    for job in jobs:
+        view.started(job)
+        try:
+            run_job(job, out, exp, data, folds, lambda run, fold, total: view.fold_done(run, fold))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            log.error("run %s failed: %s", job.name, e, exc_info=True)
+            view.failed(job)
+            failures.append((job.name, e))
+    return failures

@@ -15,6 +15,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+BACKENDS = ("local", "ray")
+"""The values of `[experiment] backend` (and `pairlm run --backend`): this machine's process
+pool (`pool`) or Ray (`ray_backend`)."""
+
 
 @dataclass(frozen=True)
 class ExperimentTable:

@@ -450,12 +450,11 @@ def _reference(where: str, exp: dict[str, Any], names: list[str]) -> str | None:
 
 def _backend_keys(where: str, exp: dict[str, Any]) -> tuple[str, str | None]:
     """[experiment] `backend` ("local" or "ray") and `address` (a Ray cluster's)."""
-    from pairlm.experiments.ray_backend import BACKENDS
-
     backend = exp.get("backend", "local")
-    if backend not in BACKENDS:
+    if backend not in sections.BACKENDS:
         raise ConfigError(
-            f"{where} [experiment]: `backend` must be one of {', '.join(BACKENDS)}, got {backend!r}"
+            f"{where} [experiment]: `backend` must be one of {', '.join(sections.BACKENDS)}, "
+            f"got {backend!r}"
         )
     address = exp.get("address")
     if address is not None and (not isinstance(address, str) or not address.strip()):

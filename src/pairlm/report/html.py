@@ -328,6 +328,114 @@ def _behaviour_section(checks: dict[str, dict[str, Any]], f1: dict[str, float]) 
     )
 
 
+def _protocol_section(
+    groups: dict[str, list[str]], run_by_name: dict[str, Any], transfers: dict[int, Any]
+) -> str:
+    """The Protocol section: each group's protocol and data, then how the figures are made."""
+    body = ["<h2>Protocol</h2><ul>"]
+    for names in groups.values():
+        r0 = run_by_name[names[0]]
+        tr = transfers.get(r0.run_id)
+        where = (
+            f"trained fold by fold on <code>{_e(tr['source_dataset'])}</code>, scored on "
+            f"the same-numbered folds of <code>{_e(tr['target_dataset'])}</code>"
+            if tr
+            else f"on <code>{_e(r0.dataset)}</code>"
+        )
+        body.append(
+            f"<li>{_e(_protocol_text(r0.protocol))}; {where} (runs: {_e(', '.join(names))})</li>"
+        )
+    body.append(
+        "<li>F1 of the positive (match) class at a threshold chosen on validation data only; "
+        "95% CI by the t distribution over folds; P values against each group's reference run "
+        "(the given one, else the best mean F1 among complete runs): Nadeau-Bengio corrected "
+        "resampled t-test and exact McNemar on pooled out-of-fold predictions, each "
+        "on the folds and pairs the run shares with the reference, both Holm-adjusted.</li></ul>"
+    )
+    return "".join(body)
+
+
+def _results_group(
+    store: ResultStore,
+    names: list[str],
+    reference: str | None,
+    run_by_name: dict[str, Any],
+    transfers: dict[int, Any],
+) -> tuple[str, list[RunSummary], str]:
+    """One group of runs scored on the same pairs: its results table and figures, its
+    summaries and its reference run (the given one, else the best)."""
+    ref = reference if reference in names else None
+    summaries = summarize(store, ref, runs=names)
+    r0 = run_by_name[names[0]]
+    title = r0.dataset.rstrip("/").split("/")[-1]
+    tr = transfers.get(r0.run_id)
+    if tr:
+        title = f"{tr['source_dataset'].rstrip('/').split('/')[-1]} → {title}"
+    folds = int(r0.protocol.get("folds", 0))
+    sub = r0.protocol.get("subsample")
+    title += f" ({folds} folds" + (f", subsample {sub}" if sub else "") + ")"
+    best = next(
+        (str(s.comparison["reference"]) for s in summaries if s.comparison.get("reference")),
+        None,
+    )
+    if best is None:
+        best = max(summaries, key=lambda s: (s.complete, s.means["f1"])).name
+    pooled = [
+        _pooled(store, run_by_name[s.name]) for s in sorted(summaries, key=lambda s: -s.means["f1"])
+    ]
+    figs = [
+        _img(
+            plots.f1_per_method(summaries, f"F1 per method — {title}"),
+            "F1 per method",
+            "Mean F1 with its 95% CI over folds (blue) and each fold's F1 (grey).",
+        ),
+        _img(
+            plots.pr_curves(pooled),
+            "precision-recall curves",
+            "Precision-recall curves of the pooled out-of-fold predictions; dots: the "
+            "operating points at the thresholds chosen on validation data.",
+        ),
+        _img(
+            plots.reliability_diagram(pooled),
+            "reliability diagram",
+            "Observed match rate per bin of predicted P(match) (10 equal-width bins), "
+            "expected calibration error in the legend; below: how predictions spread.",
+        ),
+    ]
+    html = (
+        f"<h3>{_e(title)}</h3>"
+        + _results_table(summaries)
+        + "<div class='figs'>"
+        + "".join(figs)
+        + "</div>"
+    )
+    return html, summaries, str(best)
+
+
+def _error_analysis(
+    store: ResultStore,
+    group_info: list[tuple[str, list[RunSummary], str]],
+    run_by_name: dict[str, Any],
+    k_errors: int,
+) -> str:
+    """The Error analysis section: each group's most confident errors (a group whose
+    analysis fails says so, the rest of the report stands)."""
+    body = ["<h2>Error analysis</h2>"]
+    for key, summaries, best_run in group_info:
+        group_runs = [run_by_name[s.name] for s in sorted(summaries, key=lambda s: -s.means["f1"])]
+        r0 = group_runs[0]
+        body.append(
+            f"<h3>{_e(r0.dataset.rstrip('/').split('/')[-1])} — runs "
+            f"{_e(', '.join(r.name for r in group_runs))}</h3>"
+        )
+        try:
+            body.append(_error_section(store, group_runs, best_run, k_errors))
+        except Exception as e:
+            log.warning("error analysis of %s failed: %s", key, e, exc_info=True)
+            body.append(f"<p class='note'>error analysis failed: {_e(e)}</p>")
+    return "".join(body)
+
+
 def build_html(
     store: ResultStore,
     reference: str | None = None,
@@ -360,105 +468,27 @@ def build_html(
     groups: dict[str, list[str]] = defaultdict(list)
     for s in summaries_all:
         groups[s.split_key].append(s.name)
-    body: list[str] = []
-
-    # ---- protocol
-    body.append("<h2>Protocol</h2><ul>")
-    for names in groups.values():
-        r0 = run_by_name[names[0]]
-        tr = transfers.get(r0.run_id)
-        where = (
-            f"trained fold by fold on <code>{_e(tr['source_dataset'])}</code>, scored on "
-            f"the same-numbered folds of <code>{_e(tr['target_dataset'])}</code>"
-            if tr
-            else f"on <code>{_e(r0.dataset)}</code>"
-        )
-        body.append(
-            f"<li>{_e(_protocol_text(r0.protocol))}; {where} (runs: {_e(', '.join(names))})</li>"
-        )
-    body.append(
-        "<li>F1 of the positive (match) class at a threshold chosen on validation data only; "
-        "95% CI by the t distribution over folds; P values against each group's reference run "
-        "(the given one, else the best mean F1 among complete runs): Nadeau-Bengio corrected "
-        "resampled t-test and exact McNemar on pooled out-of-fold predictions, each "
-        "on the folds and pairs the run shares with the reference, both Holm-adjusted.</li></ul>"
-    )
+    body = [_protocol_section(groups, run_by_name, transfers)]
     body.append(_data_section(store, runs_all))
     caveats = sorted({c for s in summaries_all for c in s.caveats})
     if caveats:
         body.append(
             "<h2>Caveats</h2>" + "".join(f"<div class='caveat'>{_e(c)}</div>" for c in caveats)
         )
-
-    # ---- results and figures, per group of runs scored on the same pairs
+    # results and figures, per group of runs scored on the same pairs
     body.append("<h2>Results</h2>")
     group_info: list[tuple[str, list[RunSummary], str]] = []
     for key, names in groups.items():
-        ref = reference if reference in names else None
-        summaries = summarize(store, ref, runs=names)
-        r0 = run_by_name[names[0]]
-        title = r0.dataset.rstrip("/").split("/")[-1]
-        tr = transfers.get(r0.run_id)
-        if tr:
-            title = f"{tr['source_dataset'].rstrip('/').split('/')[-1]} → {title}"
-        folds = int(r0.protocol.get("folds", 0))
-        sub = r0.protocol.get("subsample")
-        title += f" ({folds} folds" + (f", subsample {sub}" if sub else "") + ")"
-        best = next(
-            (str(s.comparison["reference"]) for s in summaries if s.comparison.get("reference")),
-            None,
-        )
-        if best is None:
-            best = max(summaries, key=lambda s: (s.complete, s.means["f1"])).name
-        group_info.append((key, summaries, str(best)))
-        body.append(f"<h3>{_e(title)}</h3>")
-        body.append(_results_table(summaries))
-        pooled = [
-            _pooled(store, run_by_name[s.name])
-            for s in sorted(summaries, key=lambda s: -s.means["f1"])
-        ]
-        figs = [
-            _img(
-                plots.f1_per_method(summaries, f"F1 per method — {title}"),
-                "F1 per method",
-                "Mean F1 with its 95% CI over folds (blue) and each fold's F1 (grey).",
-            ),
-            _img(
-                plots.pr_curves(pooled),
-                "precision-recall curves",
-                "Precision-recall curves of the pooled out-of-fold predictions; dots: the "
-                "operating points at the thresholds chosen on validation data.",
-            ),
-            _img(
-                plots.reliability_diagram(pooled),
-                "reliability diagram",
-                "Observed match rate per bin of predicted P(match) (10 equal-width bins), "
-                "expected calibration error in the legend; below: how predictions spread.",
-            ),
-        ]
-        body.append("<div class='figs'>" + "".join(figs) + "</div>")
-
+        html, summaries, best = _results_group(store, names, reference, run_by_name, transfers)
+        group_info.append((key, summaries, best))
+        body.append(html)
     body.append(_learning_curves(summaries_all, run_by_name, set(transfers)))
     if checks is None:
         from pairlm.report.behaviour import load_checks
 
         checks = load_checks(store.directory)
     body.append(_behaviour_section(checks, {s.name: s.means["f1"] for s in summaries_all}))
-
-    # ---- error analysis
-    body.append("<h2>Error analysis</h2>")
-    for key, summaries, best_run in group_info:
-        group_runs = [run_by_name[s.name] for s in sorted(summaries, key=lambda s: -s.means["f1"])]
-        r0 = group_runs[0]
-        body.append(
-            f"<h3>{_e(r0.dataset.rstrip('/').split('/')[-1])} — runs "
-            f"{_e(', '.join(r.name for r in group_runs))}</h3>"
-        )
-        try:
-            body.append(_error_section(store, group_runs, best_run, k_errors))
-        except Exception as e:
-            log.warning("error analysis of %s failed: %s", key, e, exc_info=True)
-            body.append(f"<p class='note'>error analysis failed: {_e(e)}</p>")
+    body.append(_error_analysis(store, group_info, run_by_name, k_errors))
     body.append(f"<p class='note'>Made by pairlm: {_e(source or store.path)}.</p></body></html>")
     return head + "".join(body)
 

@@ -404,59 +404,12 @@ def markdown_report(
 ) -> str:
     """`report.md`: protocol, data, caveats, the results table (`source`: what the report is
     of, `publish.describe_source`; default: the store's directory)."""
-    from pairlm.evaluation.cv import Protocol
-
     summaries = summarize_grouped(store, reference)
     lines = ["# pairlm results", "", (source or str(store.directory)).capitalize() + ".", ""]
     if not summaries:
         return "\n".join([*lines, "No finished folds in this store yet."])
-    per_run = ("max_train", "max_test")
-    protos = {
-        s.split_key: {k: v for k, v in s.protocol.items() if k not in per_run} for s in summaries
-    }
-    lines.append("## Protocol")
-    for key, proto in protos.items():
-        try:
-            desc = Protocol(**proto).describe()
-        except TypeError:
-            desc = str(proto)
-        names = ", ".join(s.name for s in summaries if s.split_key == key)
-        lines.append(f"- {desc} (runs: {names})")
-    capped = [
-        f"{s.name} ({', '.join(f'{k} {s.protocol[k]}' for k in per_run if s.protocol.get(k))})"
-        for s in summaries
-        if any(s.protocol.get(k) for k in per_run)
-    ]
-    if capped:
-        lines.append(
-            "- per-run stratified caps on each fold's training / test part: " + "; ".join(capped)
-        )
-    lines.append(
-        "- each run's training and test pairs per fold are in the table (train/fold, test/fold)"
-    )
-    lines += [
-        "- F1 of the positive (match) class at a threshold chosen on validation data only; "
-        "95% CI by the t distribution over folds; P values against the reference run "
-        "(best mean F1): Nadeau-Bengio corrected resampled t-test and exact McNemar on pooled "
-        "out-of-fold predictions, each on the folds and pairs the run shares with the "
-        "reference, both Holm-adjusted.",
-        "",
-        "## Data",
-    ]
-    for dataset, info in dataset_infos(store, store.runs()):
-        lines.append(
-            f"- `{dataset}`: {info['n_pairs']} pairs, {info['positives']} matches "
-            f"({info['positives'] / max(1, info['n_pairs']):.1%})"
-        )
-        rep = info.get("report")
-        if rep:
-            lines.append(
-                f"  - validation: read {rep['rows_read']}, kept {rep['rows_kept']}, dropped "
-                f"{rep['rows_dropped']} {dict(rep['dropped']) or ''}, repaired {rep['rows_repaired']} "
-                f"{dict(rep['repaired']) or ''}"
-            )
-            if rep.get("side_file"):
-                lines.append(f"  - dropped rows kept in `{rep['side_file']}`")
+    lines += _protocol_lines(summaries)
+    lines += ["", "## Data", *_data_lines(store)]
     caveats = sorted({c for s in summaries for c in s.caveats})
     if caveats:
         lines += ["", "## Caveats", *[f"- {c}" for c in caveats]]
@@ -495,13 +448,7 @@ def markdown_report(
         "| method | TP | FP | FN | TN |",
         "|---|---|---|---|---|",
     ]
-    run_ids = {r.name: r.run_id for r in store.runs()}
-    for s in sorted(summaries, key=lambda s: -s.means["f1"]):
-        p = store.predictions(run_ids[s.name])
-        y, yhat = p["label"] == 1, p["proba"] >= p["threshold"]
-        tp, fp = int((y & yhat).sum()), int((~y & yhat).sum())
-        fn, tn = int((y & ~yhat).sum()), int((~y & ~yhat).sum())
-        lines.append(f"| {s.name} | {tp:,} | {fp:,} | {fn:,} | {tn:,} |")
+    lines += _confusion_lines(store, summaries)
     lines += ["", "Pooled out-of-fold F1, 95% bootstrap CI:", ""]
     for s in summaries:
         lines.append(
@@ -509,6 +456,77 @@ def markdown_report(
             f"per-fold F1: {', '.join(_fmt(x, 3) for x in s.fold_f1)}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _protocol_lines(summaries: list[RunSummary]) -> list[str]:
+    """`report.md`'s Protocol section: each split's protocol, the per-run caps, the statistics."""
+    from pairlm.evaluation.cv import Protocol
+
+    lines = ["## Protocol"]
+    per_run = ("max_train", "max_test")
+    protos = {
+        s.split_key: {k: v for k, v in s.protocol.items() if k not in per_run} for s in summaries
+    }
+    for key, proto in protos.items():
+        try:
+            desc = Protocol(**proto).describe()
+        except TypeError:
+            desc = str(proto)
+        names = ", ".join(s.name for s in summaries if s.split_key == key)
+        lines.append(f"- {desc} (runs: {names})")
+    capped = [
+        f"{s.name} ({', '.join(f'{k} {s.protocol[k]}' for k in per_run if s.protocol.get(k))})"
+        for s in summaries
+        if any(s.protocol.get(k) for k in per_run)
+    ]
+    if capped:
+        lines.append(
+            "- per-run stratified caps on each fold's training / test part: " + "; ".join(capped)
+        )
+    lines.append(
+        "- each run's training and test pairs per fold are in the table (train/fold, test/fold)"
+    )
+    lines += [
+        "- F1 of the positive (match) class at a threshold chosen on validation data only; "
+        "95% CI by the t distribution over folds; P values against the reference run "
+        "(best mean F1): Nadeau-Bengio corrected resampled t-test and exact McNemar on pooled "
+        "out-of-fold predictions, each on the folds and pairs the run shares with the "
+        "reference, both Holm-adjusted.",
+    ]
+    return lines
+
+
+def _data_lines(store: ResultStore) -> list[str]:
+    """`report.md`'s Data section: each dataset's size, matches and validation report."""
+    lines: list[str] = []
+    for dataset, info in dataset_infos(store, store.runs()):
+        lines.append(
+            f"- `{dataset}`: {info['n_pairs']} pairs, {info['positives']} matches "
+            f"({info['positives'] / max(1, info['n_pairs']):.1%})"
+        )
+        rep = info.get("report")
+        if rep:
+            lines.append(
+                f"  - validation: read {rep['rows_read']}, kept {rep['rows_kept']}, dropped "
+                f"{rep['rows_dropped']} {dict(rep['dropped']) or ''}, repaired {rep['rows_repaired']} "
+                f"{dict(rep['repaired']) or ''}"
+            )
+            if rep.get("side_file"):
+                lines.append(f"  - dropped rows kept in `{rep['side_file']}`")
+    return lines
+
+
+def _confusion_lines(store: ResultStore, summaries: list[RunSummary]) -> list[str]:
+    """The confusion matrices' rows, best run first (pooled out-of-fold predictions)."""
+    lines: list[str] = []
+    run_ids = {r.name: r.run_id for r in store.runs()}
+    for s in sorted(summaries, key=lambda s: -s.means["f1"]):
+        p = store.predictions(run_ids[s.name])
+        y, yhat = p["label"] == 1, p["proba"] >= p["threshold"]
+        tp, fp = int((y & yhat).sum()), int((~y & yhat).sum())
+        fn, tn = int((y & ~yhat).sum()), int((~y & ~yhat).sum())
+        lines.append(f"| {s.name} | {tp:,} | {fp:,} | {fn:,} | {tn:,} |")
+    return lines
 
 
 def summarize_grouped(

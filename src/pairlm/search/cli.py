@@ -7,34 +7,21 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pairlm.errors import SEARCH_ERRORS, run_reporting
+
 
 def _errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Print the clear errors of this package as ``error: ...`` and return exit code 2."""
+    """Report the clear errors of this package as ``error: ...`` with exit code 2
+    (`pairlm.errors.run_reporting`, the command line's one error path)."""
 
     @functools.wraps(fn)
     def wrapper(args: argparse.Namespace) -> int:
-        from pairlm.search.corpus import CorpusError
-        from pairlm.search.index import CorpusIndexError
-        from pairlm.search.judge import JudgementsError
-
-        try:
-            return fn(args)
-        except (
-            CorpusError,
-            CorpusIndexError,
-            JudgementsError,
-            FileExistsError,
-            FileNotFoundError,
-            ValueError,
-        ) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        return run_reporting(SEARCH_ERRORS, fn, args)
 
     return wrapper
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pairlm.data.pairs import stable_text_id
+from pairlm.errors import CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ PAIR_COLUMNS = (
     ("#1 String", "#2 String", "#1 ID", "#2 ID"),
     ("text1", "text2", None, None),
 )
-
-
-class CorpusError(ValueError):
-    """A corpus file cannot be read; the message names the file, row and column."""
 
 
 Row = tuple[str, str, str | None]

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pairlm.errors import CorpusIndexError, EncoderMismatchError
 from pairlm.models.encoders import (
     encode_unique,
     encoder_version,
@@ -59,14 +60,6 @@ log = logging.getLogger(__name__)
 DB_FILE = "index.sqlite"
 FAISS_FILE = "vectors.faiss"
 FORMAT_VERSION = 1
-
-
-class CorpusIndexError(RuntimeError):
-    """Base error of the corpus index (named to avoid shadowing the builtin IndexError)."""
-
-
-class EncoderMismatchError(CorpusIndexError):
-    """The index was built with a different encoder than the one asked for."""
 
 
 @dataclass

@@ -31,13 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from pairlm.errors import JudgementsError
 from pairlm.search.corpus import json_objects
 
 COLUMNS = ("query_id", "candidate_id", "grade")
-
-
-class JudgementsError(ValueError):
-    """A judgements file cannot be used; the message names the file, row and field."""
 
 
 @dataclass

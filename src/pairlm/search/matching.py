@@ -22,6 +22,8 @@ everything would mean reading every stored vector: it retrieves each query passa
 documents, scores the retrieved ones exactly, and widens the retrieval (doubling it) until
 the k-th score is at least every passage's last retrieved similarity (so no document left
 out could rank higher: exact on a flat index, as good as HNSW's recall on an HNSW one).
+Its matches name their best passage pair as `match`'s do: the k documents are split into
+passages the same way (`_passage_side`).
 
 A reranker (any saved `PairClassifier`), when given, scores (best query passage, best
 candidate passage) for the top-k candidates and reorders them.
@@ -304,16 +306,16 @@ def _describe(q: _Side, qp: int, c: _Side, cp: int, rank: int, score: float) -> 
     )
 
 
-def _rerank(matches: list[Match], reranker: Reranker) -> None:
-    """Set each match's P(duplicate) of its best passage pair; reorder by it (stable)."""
-    if not matches:
-        return
-    p = reranker.score([m.query_passage for m in matches], [m.passage for m in matches])
-    for m, pi in zip(matches, p):
-        m.probability = float(pi)
-    matches.sort(key=lambda m: -(m.probability or 0.0))
-    for r, m in enumerate(matches, start=1):
+def _rerank(matches: list[Match], reranker: Reranker) -> list[Match]:
+    """Each match's P(duplicate) of its best passage pair; the matches reordered by it
+    (stable, none left out: `rerank.rerank`) and ranked again."""
+    from pairlm.search.rerank import rerank
+
+    texts_a, texts_b = [m.query_passage for m in matches], [m.passage for m in matches]
+    ranked = rerank(reranker, matches, texts_a, texts_b, keep_below=True)
+    for r, m in enumerate(ranked, start=1):
         m.rank = r
+    return ranked
 
 
 def _results(
@@ -322,9 +324,7 @@ def _results(
     out: dict[str, list[Match]] = {}
     for qp, ranked in top.items():
         ms = [_describe(q, qp, c, cp, r, s) for r, (cp, s) in enumerate(ranked, start=1)]
-        if reranker is not None:
-            _rerank(ms, reranker)
-        out[q.profiles[qp]] = ms
+        out[q.profiles[qp]] = ms if reranker is None else _rerank(ms, reranker)
     return out
 
 
@@ -481,9 +481,11 @@ def match_index(
     reranker: Reranker | None = None,
     query_profiles: Sequence[str] | None = None,
 ) -> dict[str, list[Match]]:
-    """Match queries against the documents of a corpus index (each one passage, its own
-    profile): retrieval widened until the top k are settled (see the module docstring), the
-    retrieved documents scored as in `match`."""
+    """Match queries against the documents of a corpus index (each its own profile, ranked
+    by its stored vector): retrieval widened until the top k are settled (see the module
+    docstring), the retrieved documents scored as in `match`. Each match names its best
+    passage pair as in `match` (the k documents split into passages, the longer ones
+    embedded for it), and a reranker scores that pair."""
     _check(k, pool, top_n)
     q = _side(query_ids, query_texts, query_profiles, max_words, overlap, "queries")
     n = len(index)
@@ -499,7 +501,8 @@ def match_index(
             return {p: [] for p in q.profiles}
         top, _ = _rank(q, c, k, pool, top_n)
         if m >= n or all(_settled(q, p, ranked, hits, k, m) for p, ranked in top.items()):
-            return _results(q, c, top, reranker)
+            side, top = _passage_side(index, c, top, max_words, overlap)
+            return _results(q, side, top, reranker)
         m = min(n, 2 * m)
 
 
@@ -520,6 +523,37 @@ def _index_side(index: CorpusIndex, hits: list[list[Any]]) -> _Side:
     )
     side.emb = np.stack([vecs[d] for d in ids]) if ids else np.zeros((0, index.dim), np.float32)
     return side
+
+
+def _passage_side(
+    index: CorpusIndex,
+    c: _Side,
+    top: dict[int, list[tuple[int, float]]],
+    max_words: int,
+    overlap: int | None,
+) -> tuple[_Side, dict[int, list[tuple[int, float]]]]:
+    """The ranked documents of an index side split into passages as `match` splits its
+    candidates (`_side`), so that a match names the candidate passage of its best passage
+    pair, not the whole document; `top` renumbered into the new side, scores unchanged (the
+    documents' stored vectors ranked them). A document of one passage keeps its stored
+    vector; the passages of longer ones are embedded here."""
+    docs = list(dict.fromkeys(cp for ranked in top.values() for cp, _ in ranked))
+    ids, texts = [c.doc_ids[d] for d in docs], [c.passages[d] for d in docs]
+    side = _side(ids, texts, None, max_words, overlap, "index documents")
+    side.emb = np.zeros((len(side.passages), c.emb.shape[1]), dtype=np.float32)
+    todo: list[int] = []
+    for new, old in enumerate(docs):
+        a, b = int(side.doc_start[new]), int(side.doc_start[new + 1])
+        if b - a == 1:
+            side.emb[a] = c.emb[old]
+        else:
+            todo += range(a, b)
+    if todo:
+        uniq = list(dict.fromkeys(side.passages[i] for i in todo))
+        row = {t: i for i, t in enumerate(uniq)}
+        side.emb[todo] = index.encode(uniq)[[row[side.passages[i]] for i in todo]]
+    renumber = {old: new for new, old in enumerate(docs)}
+    return side, {qp: [(renumber[cp], sc) for cp, sc in ranked] for qp, ranked in top.items()}
 
 
 def _settled(

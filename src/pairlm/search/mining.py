@@ -131,14 +131,10 @@ def mine_pairs(
     ]
     log.info("mining: %d candidate pairs with similarity >= %.3f", len(pairs), floor)
     if reranker is not None and pairs:
-        p = reranker.score([q.text_a for q in pairs], [q.text_b for q in pairs])
-        thr = reranker.threshold if threshold is None else threshold
-        for q, pi in zip(pairs, p):
-            q.probability = float(pi)
-        pairs = sorted(
-            (q for q in pairs if (q.probability or 0.0) >= thr),
-            key=lambda q: -(q.probability or 0.0),
-        )
+        from pairlm.search.rerank import rerank
+
+        texts_a, texts_b = [q.text_a for q in pairs], [q.text_b for q in pairs]
+        pairs = rerank(reranker, pairs, texts_a, texts_b, threshold=threshold)
     return pairs
 
 

@@ -1,7 +1,7 @@
 """`pairlm mine --reranker MODEL --backend ray`: the candidate pairs scored on Ray.
 
 `RayReranker` keeps `Reranker`'s interface (`score`, `threshold`, `family`) but scores through
-`pairlm.evaluation.ray_predict.score_on_ray`, the path of `pairlm predict --backend ray`: Ray
+`pairlm.models.ray_scoring.score_on_ray`, the path of `pairlm predict --backend ray`: Ray
 Data blocks, `map_batches` actors that load the model once. Mining scores all its candidate
 pairs in one call, which is where Ray pays. (`match` scores each query's passages apart, one
 small call per query; it stays on the local reranker.)
@@ -30,7 +30,7 @@ class RayReranker(Reranker):
         actors: int | None = None,
         address: str | None = None,
     ) -> None:
-        from pairlm.evaluation.ray_predict import require_ray, saved_meta
+        from pairlm.models.ray_scoring import require_ray, saved_meta
 
         require_ray()
         meta = saved_meta(model_dir)
@@ -49,7 +49,7 @@ class RayReranker(Reranker):
 
     def score(self, text_a: Sequence[str], text_b: Sequence[str]) -> np.ndarray:
         """P(duplicate) for each (text_a[i], text_b[i]), shape (n,), scored on Ray."""
-        from pairlm.evaluation.ray_predict import score_on_ray
+        from pairlm.models.ray_scoring import score_on_ray
 
         if len(text_a) != len(text_b):
             raise ValueError(f"{len(text_a)} first texts but {len(text_b)} second texts")

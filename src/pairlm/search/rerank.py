@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -64,6 +64,43 @@ class Reranker:
         return np.clip(np.concatenate(out), 0.0, 1.0)
 
 
+class Scored(Protocol):
+    """Anything the rerank step can order: it carries a P(duplicate)."""
+
+    probability: float | None
+
+
+S = TypeVar("S", bound=Scored)
+
+
+def rerank(
+    reranker: Reranker,
+    items: Sequence[S],
+    text_a: Sequence[str],
+    text_b: Sequence[str],
+    *,
+    threshold: float | None = None,
+    keep_below: bool = False,
+    tiebreak: Callable[[S], float] | None = None,
+) -> list[S]:
+    """The rerank step, written once (search hits, mined pairs, matches; the service's too):
+    P(duplicate) of each item's pair (`text_a[i]`, `text_b[i]`) set as its `probability`,
+    then the items best first (a stable sort; equal probabilities by `tiebreak`, higher
+    first), those under `threshold` (default: the reranker's) left out unless `keep_below`."""
+    if not items:
+        return []
+    p = reranker.score(text_a, text_b)
+    for item, pi in zip(items, p):
+        item.probability = float(pi)
+    thr = reranker.threshold if threshold is None else threshold
+    if tiebreak is None:
+        ranked = sorted(items, key=lambda it: -(it.probability or 0.0))
+    else:
+        tb = tiebreak
+        ranked = sorted(items, key=lambda it: (-(it.probability or 0.0), -tb(it)))
+    return ranked if keep_below else [it for it in ranked if (it.probability or 0.0) >= thr]
+
+
 def rerank_hits(
     reranker: Reranker,
     query: str,
@@ -72,15 +109,17 @@ def rerank_hits(
     threshold: float | None = None,
     keep_below: bool = False,
 ) -> list[Hit]:
-    """Set `probability` on each hit, sort by it, and keep those at or above the threshold."""
-    if not hits:
-        return []
-    p = reranker.score([query] * len(hits), [h.text for h in hits])
-    for h, pi in zip(hits, p):
-        h.probability = float(pi)
-    thr = reranker.threshold if threshold is None else threshold
-    hits = sorted(hits, key=lambda h: (-(h.probability or 0.0), -h.score))
-    return hits if keep_below else [h for h in hits if (h.probability or 0.0) >= thr]
+    """Set `probability` on each hit, sort by it (equal ones by embedding score), and keep
+    those at or above the threshold (`rerank`)."""
+    return rerank(
+        reranker,
+        hits,
+        [query] * len(hits),
+        [h.text for h in hits],
+        threshold=threshold,
+        keep_below=keep_below,
+        tiebreak=lambda h: h.score,
+    )
 
 
 def search_and_rerank(

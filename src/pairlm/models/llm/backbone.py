@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pairlm import paths
+from pairlm.errors import BackboneError
 from pairlm.models.torch_utils import cpu_has_bf16, resolve_device
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ GEMMA3_ALIASES = frozenset({"gemma3-270m", "gemma-3-270m", "google/gemma-3-270m"
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 LoadIn = Literal["8bit", "4bit"]
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-class BackboneError(RuntimeError):
-    """A backbone could not be found, converted or loaded; the message says what to do."""
 
 
 # ---------------------------------------------------------------------------- paths

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from pairlm.errors import TemplateError
+
 Delimiter = Literal["none", "quotes", "triple-quotes", "fence"]
 DELIMITERS: tuple[str, ...] = ("none", "quotes", "triple-quotes", "fence")
 QUERY_PLACEHOLDERS = frozenset({"text_a", "text_b"})
@@ -43,10 +45,6 @@ QUERY_PLACEHOLDERS = frozenset({"text_a", "text_b"})
 # Private-use characters marking where the shared prefix ends in a rendered chat prompt.
 _MARK_DEMOS = "\ue000"
 _MARK_QUERY = "\ue001"
-
-
-class TemplateError(ValueError):
-    """A prompt template is invalid (missing/unknown placeholder, bad field); names the source."""
 
 
 def normalize_ws(text: str) -> str:
