@@ -33,6 +33,7 @@ import csv
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -89,6 +90,53 @@ def _identity(m: dict[str, Any]) -> dict[str, Any]:
         return dict(m)
     cfg = get_family(m["family"]).config_cls.from_dict(dict(m.get("config", {})))
     return {"family": m["family"], "config": cfg.identity_dict()}
+
+
+def student_data(
+    spec: dict[str, Any],
+    gold: PairDataset,
+    text_a: Sequence[str],
+    text_b: Sequence[str],
+    p: np.ndarray,
+    hard: np.ndarray,
+    sampler: Sequence[str] | np.ndarray,
+    labels: str,
+) -> tuple[PairClassifier, PairDataset, bool]:
+    """The student of `spec` ({family, config}, unfitted), its training set (the gold pairs,
+    then the silver pairs (text_a[k], text_b[k]) labelled by the teacher's decisions `hard`,
+    with its P(match) `p` as soft targets when `labels` is "soft" and the family learns from
+    them) and whether the targets are soft. Warns when soft labels were asked of a family
+    that cannot take them, or when a cap on the student's training pairs cuts silver ones."""
+    from pairlm.models.registry import create
+
+    student = create(spec["family"], spec.get("config", {}))
+    soft = labels == "soft" and student.soft_targets
+    if labels == "soft" and not soft:
+        log.warning(
+            "distill: %s cannot learn from probabilities; its silver labels are the "
+            "teacher's decisions (hard)",
+            student.family,
+        )
+    if len(text_a) == 0:
+        return student, gold, soft
+    silver = PairDataset.from_pairs(
+        list(text_a),
+        list(text_b),
+        np.asarray(hard, dtype=np.int8),
+        pair_ids=[f"silver-{s}-{k}" for k, s in enumerate(sampler)],
+        name="silver",
+        target=np.asarray(p, dtype=np.float64) if soft else None,
+    )
+    combined = concat([gold, silver], name=gold.name)
+    cap = getattr(student.config, "max_train_pairs", None)
+    if cap is not None and cap < len(combined):
+        log.warning(
+            "distill: the student's max_train_pairs (%d) keeps %d of its %d gold + silver pairs",
+            cap,
+            cap,
+            len(combined),
+        )
+    return student, combined, soft
 
 
 @dataclass
@@ -216,10 +264,15 @@ class DistillClassifier(PairClassifier):
         return teacher, desc
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        from pairlm.models.encoders import encode_unique, load_sentence_encoder
+        """Normalised embeddings of `texts` by `encoder`, through the bi-encoder's shared
+        cache: texts a frozen-encoder teacher (or an earlier fold) encoded are not encoded
+        again."""
+        from pairlm.models.biencoder import BiEncoderClassifier
 
-        enc = load_sentence_encoder(self.config.encoder)
-        return encode_unique(enc, texts, show_progress=self.config.progress)
+        enc = BiEncoderClassifier(
+            encoder=self.config.encoder, mode="cosine", progress=self.config.progress
+        )
+        return enc.embed(texts)
 
     def _scorer(self, teacher: PairClassifier, desc: dict[str, Any]) -> Any:
         from pairlm.distill import teacher as tmod
@@ -235,7 +288,6 @@ class DistillClassifier(PairClassifier):
 
     def _fit(self, train: PairDataset, valid: PairDataset) -> None:
         from pairlm.distill.teacher import ScoreCache, score_pairs
-        from pairlm.models.registry import create
 
         c = self.config
         seconds: dict[str, float] = {}
@@ -282,34 +334,14 @@ class DistillClassifier(PairClassifier):
         hard = (p >= teacher.threshold_).astype(np.int8)
         del teacher  # the student trains without it in memory
 
-        student = create(c.student["family"], c.student.get("config", {}))
-        soft = c.labels == "soft" and student.soft_targets
-        if c.labels == "soft" and not soft:
-            log.warning(
-                "distill: %s cannot learn from probabilities; its silver labels are the "
-                "teacher's decisions (hard)",
-                student.family,
-            )
-        ids = [f"silver-{s}-{k}" for k, s in enumerate(silver.sampler)]
-        self.silver_ = PairDataset.from_pairs(
-            silver.text_a,
-            silver.text_b,
-            hard,
-            pair_ids=ids,
-            name="silver",
-            target=p if soft else None,
-        )
         self.silver_sampler_ = silver.sampler
         self.silver_scores_ = p
-        combined = concat([train, self.silver_], name=train.name) if len(silver) else train
-        cap = getattr(student.config, "max_train_pairs", None)
-        if cap is not None and cap < len(combined):
-            log.warning(
-                "distill: the student's max_train_pairs (%d) keeps %d of its %d gold + silver pairs",
-                cap,
-                cap,
-                len(combined),
-            )
+        student, combined, soft = student_data(
+            c.student, train, silver.text_a, silver.text_b, p, hard, silver.sampler, c.labels
+        )
+        self.silver_ = (
+            combined.subset(np.arange(len(train), len(combined))) if len(silver) else None
+        )
         t0 = time.perf_counter()
         student.fit(combined, valid)
         seconds["student"] = time.perf_counter() - t0
