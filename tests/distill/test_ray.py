@@ -29,9 +29,9 @@ def local_ray() -> Iterator[None]:
 def test_ray_scoring_gives_the_local_scores(tmp_path: Path) -> None:
     train, valid = make_toy_pairs(60, seed=1), make_toy_pairs(30, seed=2)
     local = make_tiny(tmp_path).fit(train, valid)
-    on_ray = make_tiny(
-        tmp_path, backend="ray", score_batch=40, cache_dir=str(tmp_path / "c")
-    ).fit(train, valid)
+    on_ray = make_tiny(tmp_path, backend="ray", score_batch=40, cache_dir=str(tmp_path / "c")).fit(
+        train, valid
+    )
     np.testing.assert_allclose(on_ray.silver_scores_, local.silver_scores_, atol=1e-9)
     fp = on_ray.summary_["teacher"]["fingerprint"]
     assert (tmp_path / "c" / f"teacher-{fp}" / "teacher-model" / "pairlm_model.json").is_file()
