@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := torch,report,search,quant,models,ray,dev,docs
+EXTRAS := torch,report,search,quant,models,ray,distill,dev,docs
 
 # The shared reference data, when this checkout sits beside it (dev machines, CI).
 SHARED_DATA := $(abspath ../shared/data)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pairlm import __version__
 from pairlm.cli.common import add_data_args, data_kw, load_data, parse_columns
+from pairlm.cli.distill_command import add_distill_command
 from pairlm.cli.experiment_commands import cmd_cv, cmd_glue, cmd_merge, cmd_report, cmd_run
 from pairlm.cli.model_commands import (
     cmd_check,
@@ -316,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pairlm.search.cli import add_search_commands  # lazy inside: no faiss/torch at import
 
     add_search_commands(sub)
+    add_distill_command(sub)
 
     from pairlm.serve.config import add_serve_arguments  # light: no FastAPI import here
 

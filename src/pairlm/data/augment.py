@@ -356,7 +356,10 @@ def augment_pairs(
 ) -> Augmented:
     """New labelled pairs made from `pairs` (labelled training pairs): about
     ``ratio * len(pairs)`` in all, shared equally by `kinds` (a kind that applies to fewer
-    pairs adds fewer; `Augmented.counts` says how many). The input is never modified."""
+    pairs adds fewer; `Augmented.counts` says how many). The input is never modified.
+    Pairs with a soft `target` (silver pairs) pass it on where the label is kept (``order``,
+    an edited second text); a made label (a hard negative, a text against its edited copy)
+    is its own target."""
     own = kind_ratios(kinds)
     kinds = tuple(own)
     if ratio < 0:
@@ -370,8 +373,10 @@ def augment_pairs(
     text_a: list[str] = []
     text_b: list[str] = []
     labels: list[int] = []
+    targets: list[float] = []
     kind_of: list[str] = []
     rule_of: list[str] = []
+    soft = pairs.soft_labels if pairs.target is not None else None
     for kind in kinds:
         per_kind = wanted[kind]
         if per_kind == 0:
@@ -383,6 +388,7 @@ def augment_pairs(
             text_a += made.text_a
             text_b += made.text_b
             labels += made.labels
+            targets += [float(y) for y in made.labels]
             kind_of += [kind] * len(made.labels)
             rule_of += made.rules
             continue
@@ -393,6 +399,7 @@ def augment_pairs(
                 text_a.append(str(pairs.text_b[i]))
                 text_b.append(str(pairs.text_a[i]))
                 labels.append(int(pairs.label[i]))
+                targets.append(float(soft[i]) if soft is not None else float(pairs.label[i]))
                 kind_of.append(kind)
                 rule_of.append("")
             continue
@@ -413,25 +420,33 @@ def augment_pairs(
                 text_a.append(a)
                 text_b.append(new)
                 labels.append(0)
+                targets.append(0.0)
             else:
                 # an edited copy: of the pair's second text (label kept) or of the first
                 # text against itself (a duplicate)
                 if rng.random() < 0.5:
                     new = edit(b, rng)
                     label = y
+                    target = float(soft[i]) if soft is not None else float(y)
                 else:
-                    new, label = edit(a, rng), 1
+                    new, label, target = edit(a, rng), 1, 1.0
                 if new is None:
                     continue
                 text_a.append(a)
                 text_b.append(new)
                 labels.append(label)
+                targets.append(target)
             kind_of.append(kind)
             rule_of.append("")
             added += 1
     ids = [f"aug-{k}-{i}" for i, k in enumerate(kind_of)]
     out = PairDataset.from_pairs(
-        text_a, text_b, np.asarray(labels, dtype=np.int8), pair_ids=ids, name=pairs.name
+        text_a,
+        text_b,
+        np.asarray(labels, dtype=np.int8),
+        pair_ids=ids,
+        name=pairs.name,
+        target=np.asarray(targets, dtype=np.float64) if soft is not None else None,
     )
     return Augmented(out, np.asarray(kind_of, dtype=object), wanted, tuple(rule_of))
 

@@ -59,6 +59,11 @@ class PairDataset:
     Columns are parallel numpy arrays. `id_a`/`id_b` identify each text (question ids
     where the source has them, else `stable_text_id`), which grouped splits and
     encode-once caches rely on.
+
+    `target` is an optional soft label per pair, P(match) in [0, 1] (float64), or None: the
+    probability a teacher gave a silver pair (`pairlm.distill`). `label` stays the hard
+    0/1 decision beside it; families that learn from probabilities read `target`
+    (`PairClassifier.soft_targets`), the others read `label`.
     """
 
     pair_id: np.ndarray
@@ -69,6 +74,7 @@ class PairDataset:
     id_b: np.ndarray
     name: str = ""
     report: ValidationReport | None = field(default=None, repr=False)
+    target: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.pair_id)
@@ -85,6 +91,12 @@ class PairDataset:
                 f"PairDataset label must be 0, 1 or {MISSING_LABEL} (missing); "
                 f"pair {self.pair_id[i]!r} has {self.label[i]!r}"
             )
+        if self.target is not None:
+            t = self.target
+            if t.shape != (n,) or t.dtype.kind != "f":
+                raise ValueError(f"PairDataset target must be {n} floats, got shape {t.shape}")
+            if not (np.isfinite(t).all() and (t >= 0).all() and (t <= 1).all()):
+                raise ValueError("PairDataset target must hold probabilities in [0, 1]")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -99,8 +111,10 @@ class PairDataset:
         id_b: Sequence[Any] | None = None,
         name: str = "",
         report: ValidationReport | None = None,
+        target: Sequence[float] | np.ndarray | None = None,
     ) -> PairDataset:
-        """Build a dataset from parallel sequences; ids are filled in where not given."""
+        """Build a dataset from parallel sequences; ids are filled in where not given;
+        `target`: optional soft labels (see the class docstring)."""
         if len(text_a) != len(text_b):
             raise ValueError(f"text_a has {len(text_a)} items but text_b has {len(text_b)}")
         n = len(text_a)
@@ -133,7 +147,8 @@ class PairDataset:
             if id_b is not None
             else _obj_array(stable_text_id(t) for t in text_b)
         )
-        return cls(pid, _obj_array(text_a), _obj_array(text_b), lab, ia, ib, name, report)
+        tgt = None if target is None else np.asarray(target, dtype=np.float64)
+        return cls(pid, _obj_array(text_a), _obj_array(text_b), lab, ia, ib, name, report, tgt)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, name: str = "") -> PairDataset:
@@ -190,7 +205,13 @@ class PairDataset:
             self.id_b[idx],
             self.name if name is None else name,
             None,
+            None if self.target is None else self.target[idx],
         )
+
+    @property
+    def soft_labels(self) -> np.ndarray:
+        """`target` where the dataset has one, else the 0/1 labels as floats."""
+        return self.target if self.target is not None else self.y.astype(np.float64)
 
     def texts(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Distinct texts and, for each pair, the index of its text_a and text_b among them.
@@ -235,12 +256,19 @@ class PairDataset:
 
 
 def concat(datasets: Sequence[PairDataset], name: str = "") -> PairDataset:
-    """Concatenate datasets (reports are not merged)."""
+    """Concatenate datasets (reports are not merged). When some have a `target`, the result
+    has one, the 0/1 label standing in for it where a dataset has none."""
     if not datasets:
         raise ValueError("concat needs at least one dataset")
 
     def cat(col: str) -> np.ndarray:
         return np.concatenate([getattr(d, col) for d in datasets])
+
+    target = None
+    if any(d.target is not None for d in datasets):
+        target = np.concatenate(
+            [d.target if d.target is not None else d.label.astype(np.float64) for d in datasets]
+        )
 
     return PairDataset(
         cat("pair_id"),
@@ -250,4 +278,5 @@ def concat(datasets: Sequence[PairDataset], name: str = "") -> PairDataset:
         cat("id_a"),
         cat("id_b"),
         name=name or datasets[0].name,
+        target=target,
     )

@@ -306,6 +306,7 @@ def run_fold(
 
     train, valid, test_idx, test = fold_data(prepared, fold, protocol)
     model = create(family, config)
+    model.hold_out(test)  # a family that makes its own training pairs leaves these out
     model.fit(train, valid)
     # `fit_seconds_` counts the training earlier processes did when the fit resumed from a
     # checkpoint: a fold resumed near its end reports its whole training.

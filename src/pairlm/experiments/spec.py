@@ -57,6 +57,7 @@ from typing import Any
 from pairlm.evaluation.cv import Protocol
 from pairlm.experiments import sections
 from pairlm.experiments.checks import parse_check
+from pairlm.experiments.teachers import resolve_teacher
 from pairlm.models.base import ConfigError
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class RunSpec:
     estimate)."""
     fold_ids: list[int] | None = None
     """Only these folds (a costly run on fewer folds; its report says k/N folds)."""
+    teacher: str | None = None
+    """With model "distill": the name of a run above this one whose family and config are
+    the teacher, fitted in each fold on that fold's training part (`experiments.teachers`)."""
 
     def folds_in(self, folds: list[int] | None) -> list[int] | None:
         """The folds this run computes: those asked for (None: all) within its `fold_ids`."""
@@ -321,12 +325,13 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             raise ConfigError(f"{rw}: run name {name!r} is used twice")
         seen.add(name)
         optional = _opt_bool(rw, r, "optional")
-        config = r.get("config", {})
-        why = _check_family(f"{rw} ({name})", str(r["model"]), config, optional)
+        config, why = resolve_teacher(f"{rw} ({name})", r, r.get("config", {}), runs, skipped)
+        if config is not None:
+            why = _check_family(f"{rw} ({name})", str(r["model"]), config, optional)
         spec = RunSpec(
             name=name,
             model=str(r["model"]),
-            config=dict(config),
+            config=dict(config or {}),
             max_train=_opt_int(rw, r, "max_train"),
             max_test=_opt_int(rw, r, "max_test"),
             description=str(r.get("description", "")),
@@ -334,6 +339,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             optional=optional,
             memory_gb=_opt_float(rw, r, "memory_gb"),
             fold_ids=_opt_folds(rw, r, protocol.folds),
+            teacher=r.get("teacher"),
         )
         if why is not None:
             log.warning("%s: optional run %r skipped: %s", where, name, why)

@@ -111,8 +111,9 @@ def fit_transfer_fold(src: Any, spec: TransferSpec, fold: int, protocol: Protoco
     from pairlm.evaluation.cv import fold_data
     from pairlm.models.registry import create
 
-    train, valid, _, _ = fold_data(src, fold, protocol)
+    train, valid, _, test = fold_data(src, fold, protocol)
     model = create(spec.model, spec.config)
+    model.hold_out(test)
     model.fit(train, valid)
     return _FittedFold(fold, model, train, valid, model.fit_seconds_)
 

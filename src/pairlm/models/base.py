@@ -154,7 +154,14 @@ from another only in them resumes that run's finished trainings from their check
 def swap_sides(pairs: PairDataset) -> PairDataset:
     """The same pairs with their two texts (and ids) exchanged."""
     return PairDataset(
-        pairs.pair_id, pairs.text_b, pairs.text_a, pairs.label, pairs.id_b, pairs.id_a, pairs.name
+        pairs.pair_id,
+        pairs.text_b,
+        pairs.text_a,
+        pairs.label,
+        pairs.id_b,
+        pairs.id_a,
+        pairs.name,
+        target=pairs.target,
     )
 
 
@@ -247,12 +254,28 @@ def training_fingerprint(
     for ds in (train, valid):
         h.update("\x00".join(map(str, ds.pair_id)).encode())
         h.update(ds.label.tobytes())
+        if ds.target is not None:  # soft labels (distillation): absent, the hash is as before
+            h.update(b"target" + np.ascontiguousarray(ds.target, dtype=np.float64).tobytes())
         if texts:
             for side in (ds.text_a, ds.text_b):
                 h.update("\x00".join(side).encode("utf-8", "surrogatepass"))
     if extra:
         h.update(extra.encode())
     return h.hexdigest()[:16]
+
+
+def soft_target_rows(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft labels as weighted hard rows, for a learner that takes sample weights but not
+    probabilities (scikit-learn's logistic regression): each pair i becomes a row labelled 1
+    with weight target[i] and a row labelled 0 with weight 1 - target[i] (rows of weight 0
+    left out). The weighted log-loss of these rows is the soft-target cross-entropy.
+    Returns (pair index of each row, its label, its weight)."""
+    t = np.asarray(target, dtype=np.float64)
+    pos, neg = np.flatnonzero(t > 0), np.flatnonzero(t < 1)
+    idx = np.concatenate([pos, neg])
+    y = np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])
+    w = np.concatenate([t[pos], 1.0 - t[neg]])
+    return idx, y, w
 
 
 def inner_split(train: PairDataset, fraction: float, seed: int) -> tuple[PairDataset, PairDataset]:
@@ -313,9 +336,15 @@ class PairClassifier(ABC):
 
     family: ClassVar[str]
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+    soft_targets: ClassVar[bool] = False
+    """Whether `fit` learns from a training set's soft `target` (probabilities, e.g. a
+    teacher's on silver pairs) rather than its 0/1 `label` (the teacher's decisions)."""
 
     threshold_: float
     fit_seconds_: float
+    provenance_: dict[str, Any] | None = None
+    """Where the model came from beyond its family and config (a distilled student: its
+    teacher, silver pairs and labels); saved in `pairlm_model.json` under "provenance"."""
 
     def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
         if config is None:
@@ -332,6 +361,17 @@ class PairClassifier(ABC):
         return f"{type(self).__name__}({self.config!r})"
 
     # ------------------------------------------------------------------ contract
+    def hold_out(self, pairs: PairDataset) -> None:
+        """Pairs this model must neither train on nor score while fitting (a CV fold's test
+        pairs, given by the protocol before `fit`). A family that trains only on the pairs
+        `fit` gets has nothing to do; one that makes its own training pairs (`distill`)
+        leaves these out, in either order."""
+        self._held_out: PairDataset | None = pairs
+
+    def held_out_pairs(self) -> PairDataset | None:
+        """The pairs given to `hold_out` (None: none)."""
+        return getattr(self, "_held_out", None)
+
     def fit(self, train: PairDataset, valid: PairDataset | None = None) -> Self:
         """Train on `train`; learn the threshold on `valid` (or an inner split of `train`)."""
         check_pairs(train, require_labels=True, what="train")
@@ -393,6 +433,8 @@ class PairClassifier(ABC):
             "threshold": float(self.threshold_),
             "pairlm_version": __version__,
         }
+        if self.provenance_:
+            meta["provenance"] = self.provenance_
         self._save_state(p)
         (p / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
 
@@ -413,6 +455,8 @@ class PairClassifier(ABC):
         model = klass(klass.config_cls.from_dict(meta["config"]))
         model._load_state(p)
         model.threshold_ = float(meta["threshold"])
+        if meta.get("provenance"):
+            model.provenance_ = dict(meta["provenance"])
         return typing.cast(Self, model)
 
     @abstractmethod

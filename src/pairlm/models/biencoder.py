@@ -40,6 +40,7 @@ from pairlm.models.base import (
     PairClassifier,
     TrainableConfig,
     check_pairs,
+    soft_target_rows,
 )
 from pairlm.models.encoders import (
     MINILM_QQP_CAVEAT,
@@ -175,6 +176,9 @@ class BiEncoderClassifier(PairClassifier):
 
     family: ClassVar[str] = "biencoder"
     config_cls: ClassVar[type[ModelConfig]] = BiEncoderConfig
+    soft_targets: ClassVar[bool] = True
+    """Soft targets: the MLP head's BCE and the contrastive loss take them; the logistic
+    head as weighted rows; "mnrl" weights each duplicate (label 1) pair by its target."""
     caveats: ClassVar[tuple[str, ...]] = (MINILM_QQP_CAVEAT,)
     """Printed by the report; applies when the default all-MiniLM-L6-v2 is used."""
     config: BiEncoderConfig
@@ -269,11 +273,13 @@ class BiEncoderClassifier(PairClassifier):
             u, v = self._pair_embeddings(train)
             vu, vv = self._pair_embeddings(valid)
             if c.head == "logreg":
-                self.head_ = self._fit_logreg(u, v, train.y)
+                self.head_ = self._fit_logreg(u, v, train.y, train.target)
             else:
-                self.head_ = self._fit_mlp(u, v, train.y, vu, vv, valid.y)
+                self.head_ = self._fit_mlp(u, v, train.soft_labels, vu, vv, valid.y)
 
-    def _fit_logreg(self, u: np.ndarray, v: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def _fit_logreg(
+        self, u: np.ndarray, v: np.ndarray, y: np.ndarray, target: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         from sklearn.linear_model import LogisticRegression
 
         x = np.concatenate([pair_features(u, v), pair_features(v, u)])
@@ -281,7 +287,11 @@ class BiEncoderClassifier(PairClassifier):
         mean = x.mean(axis=0)
         scale = x.std(axis=0) + 1e-6
         lr = LogisticRegression(C=self.config.C, max_iter=2000)
-        lr.fit((x - mean) / scale, yy)
+        if target is None:
+            lr.fit((x - mean) / scale, yy)
+        else:  # soft labels as weighted rows (`soft_target_rows`)
+            rows, yr, w = soft_target_rows(np.concatenate([target, target]))
+            lr.fit((x[rows] - mean) / scale, yr, sample_weight=w)
         return {
             "mean": mean.astype(np.float32),
             "scale": scale.astype(np.float32),
@@ -374,7 +384,8 @@ class BiEncoderClassifier(PairClassifier):
             )
         a = train.text_a[idx]
         b = train.text_b[idx]
-        y = torch.from_numpy(train.label[idx].astype(np.float32))
+        y = torch.from_numpy(train.soft_labels[idx].astype(np.float32))
+        soft = train.target is not None  # mnrl: each duplicate pair weighted by its target
         params = [p for p in enc.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.finetune_lr, weight_decay=0.01)
         steps = c.finetune_epochs * int(np.ceil(len(idx) / c.finetune_batch_size))
@@ -396,7 +407,17 @@ class BiEncoderClassifier(PairClassifier):
                 for bt in bar:
                     ea = self._forward(enc, list(a[bt]), device)
                     eb = self._forward(enc, list(b[bt]), device)
-                    if c.loss == "mnrl":
+                    if c.loss == "mnrl" and soft:
+                        scores = 20.0 * ea @ eb.T
+                        target = torch.arange(len(bt), device=device)
+                        ce = torch.nn.functional.cross_entropy
+                        per = (
+                            ce(scores, target, reduction="none")
+                            + ce(scores.T, target, reduction="none")
+                        ) / 2
+                        w = y[bt].to(device)
+                        loss = (per * w).sum() / w.sum().clamp_min(1e-6)
+                    elif c.loss == "mnrl":
                         scores = 20.0 * ea @ eb.T
                         target = torch.arange(len(bt), device=device)
                         loss = (

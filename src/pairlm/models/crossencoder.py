@@ -199,6 +199,8 @@ class CrossEncoderClassifier(PairClassifier):
 
     family: ClassVar[str] = "crossencoder"
     config_cls: ClassVar[type[ModelConfig]] = CrossEncoderConfig
+    soft_targets: ClassVar[bool] = True
+    """Soft targets: binary cross-entropy (or, with two labels, cross-entropy) on them."""
     caveats: ClassVar[tuple[str, ...]] = (MINILM_QQP_CAVEAT,)
     """Printed by the report; applies when the default all-MiniLM-L6-v2 is used."""
     config: CrossEncoderConfig
@@ -237,6 +239,8 @@ class CrossEncoderClassifier(PairClassifier):
             return torch.nn.functional.binary_cross_entropy_with_logits(
                 logits.squeeze(-1), y.float()
             )
+        if y.is_floating_point():  # soft targets: P(match) as a two-class distribution
+            return torch.nn.functional.cross_entropy(logits, torch.stack([1 - y, y], dim=-1))
         return torch.nn.functional.cross_entropy(logits, y.long())
 
     def _proba_from_logits(self, logits: torch.Tensor) -> np.ndarray:
@@ -309,7 +313,7 @@ class CrossEncoderClassifier(PairClassifier):
 
         tr = _Tokenized(self.tokenizer_, train, c.max_length)
         width = None if c.dynamic_padding else int(tr.lengths.max())
-        y = torch.from_numpy(train.y)
+        y = torch.from_numpy(train.y if train.target is None else train.target)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         steps = c.epochs * int(np.ceil(len(train) / c.batch_size))

@@ -118,6 +118,9 @@ class EnsembleClassifier(PairClassifier):
         self.members_ = []
         for m in self.config.members:
             member = create(m["family"], m.get("config", {}))
+            held = self.held_out_pairs()
+            if held is not None:
+                member.hold_out(held)
             member.fit(train, valid)
             self.members_.append(member)
         x = self._features(valid)

@@ -31,6 +31,7 @@ from pairlm.models.base import (
     PairClassifier,
     TrainableConfig,
     check_pairs,
+    soft_target_rows,
 )
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -160,6 +161,8 @@ class LexicalClassifier(PairClassifier):
 
     family: ClassVar[str] = "lexical"
     config_cls: ClassVar[type[ModelConfig]] = LexicalConfig
+    soft_targets: ClassVar[bool] = True
+    """Soft targets: each pair as two weighted rows (`soft_target_rows`)."""
     config: LexicalConfig
 
     # ------------------------------------------------------------------ features
@@ -242,7 +245,11 @@ class LexicalClassifier(PairClassifier):
             self.bin_edges_ = np.zeros((dense.shape[1], 0))
         x = self._assemble(dense, wa, wb, ca, cb)
         self.clf_ = LogisticRegression(C=c.C, max_iter=c.max_iter, solver="liblinear")
-        self.clf_.fit(x, train.y)
+        if train.target is None:
+            self.clf_.fit(x, train.y)
+        else:  # soft labels: the weighted-rows form of the soft cross-entropy
+            rows, y, w = soft_target_rows(train.target)
+            self.clf_.fit(x[rows], y, sample_weight=w)
 
     def predict_proba(self, pairs: PairDataset) -> np.ndarray:
         check_pairs(pairs)

@@ -100,6 +100,16 @@ _FAMILIES: dict[str, FamilyInfo | str] = {
         7.0,
         note="costs the sum of its members (a LoRA member with checkpoint_dir reuses its run)",
     ),
+    # Lives above the models (beside search, whose kNN code it reuses): `pairlm.distill`.
+    "distill": FamilyInfo(
+        "pairlm.distill.family:DistillClassifier",
+        "a fast student trained on gold plus teacher-labelled silver pairs (Augmented SBERT)",
+        8.0,
+        ("search", "distill"),
+        ("faiss", "bm25s"),
+        "costs its teacher's training (checkpoints reused) and scoring of the silver pairs, "
+        "then the student's training; scores at the student's speed",
+    ),
 }
 
 

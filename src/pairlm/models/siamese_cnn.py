@@ -283,6 +283,8 @@ class SiameseCNNClassifier(PairClassifier):
 
     family: ClassVar[str] = "siamese-cnn"
     config_cls: ClassVar[type[ModelConfig]] = SiameseCNNConfig
+    soft_targets: ClassVar[bool] = True
+    """Soft targets: binary cross-entropy on them."""
     config: SiameseCNNConfig
 
     vocab_: Vocabulary
@@ -334,7 +336,7 @@ class SiameseCNNClassifier(PairClassifier):
         self.network_ = net
 
         tr = _Encoded(train, self.vocab_, self.max_len_)
-        y = torch.from_numpy(train.y.astype(np.float32))
+        y = torch.from_numpy(train.soft_labels.astype(np.float32))  # BCE takes soft targets
         va_y = valid.y
         params = [p for p in net.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
