@@ -124,16 +124,8 @@ def test_no_import_cycle_among_pairlm_modules() -> None:
 
 MAX_FUNCTION_LINES = 100
 
-DEFERRED = {
-    "src/pairlm/experiments/spec.py:parse_experiment": "the distill branch changes it (a "
-    "teacher per run); split once it is merged",
-    "src/pairlm/models/crossencoder.py:CrossEncoderClassifier._train": "the model families are "
-    "being changed on the distill branch; split once it is merged",
-    "src/pairlm/models/llm/train.py:train_adapter": "the model families are being changed on "
-    "the distill branch; split once it is merged",
-}
-"""Functions over the limit, each with why it is not split yet (issue 43 leaves these to
-after the distill branch, which edits them, is merged). Empty it, don't grow it."""
+DEFERRED: dict[str, str] = {}
+"""Functions over the limit, each with why it is not split yet. Empty: keep it so."""
 
 
 def _long_functions() -> dict[str, int]:

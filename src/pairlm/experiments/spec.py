@@ -280,8 +280,6 @@ def _check_family(where: str, model: str, config: dict[str, Any], optional: bool
 
 def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experiment:
     """Validate an experiment table; errors name the file and the key."""
-    from pairlm.models.registry import available
-
     where = str(source) if source else "experiment"
     _unknown(where, data, _TOP_KEYS)
     exp = data.get("experiment", {})
@@ -289,14 +287,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         raise ConfigError(f"{where}: [experiment] must be a table")
     _unknown(f"{where} [experiment]", exp, _EXPERIMENT_KEYS)
     backend, address = _backend_keys(where, exp)
-    dat = data.get("data")
-    if not isinstance(dat, dict) or "dataset" not in dat:
-        raise ConfigError(f"{where}: [data] with a `dataset` key is required")
-    _unknown(f"{where} [data]", dat, _DATA_KEYS)
-    dataset = _resolve_path(str(dat["dataset"]), source)
-    policy = str(dat.get("policy", "skip"))
-    if policy not in ("skip", "error"):
-        raise ConfigError(f"{where} [data]: `policy` must be 'skip' or 'error', got {policy!r}")
+    dat, dataset, policy = _parse_data(where, data, source)
     proto_tab = data.get("protocol", {})
     proto_fields = {f.name for f in dataclasses.fields(Protocol)}
     _unknown(f"{where} [protocol]", proto_tab, proto_fields)
@@ -310,9 +301,62 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
         raise ConfigError(f"{where}: `runs` and `transfer` must be arrays of tables ([[runs]])")
     if not runs_tab and not trans_tab:
         raise ConfigError(f"{where}: at least one [[runs]] (or [[transfer]]) table is required")
-    runs: list[RunSpec] = []
     skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
+    runs = _parse_runs(where, runs_tab, protocol, skipped, seen)
+    transfers = _parse_transfers(where, trans_tab, runs, source, skipped, seen)
+    if not runs and not transfers:
+        raise ConfigError(
+            f"{where}: every run is optional and unavailable: "
+            + "; ".join(f"{n} ({w})" for n, w in skipped)
+        )
+    return Experiment(
+        name=str(exp.get("name", source.stem if source else "experiment")),
+        description=str(exp.get("description", "")),
+        dataset=dataset,
+        data_format=str(dat.get("format", "auto")),
+        policy=policy,
+        protocol=protocol,
+        runs=runs,
+        source=source,
+        transfers=transfers,
+        skipped=skipped,
+        dataset_name=str(dat.get("name", dataset)),
+        read_options=_read_options(where, dat),
+        backend=backend,
+        address=address,
+        check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
+        reference=_reference(where, exp, [r.name for r in runs] + [n for n, _ in skipped]),
+    )
+
+
+def _parse_data(
+    where: str, data: dict[str, Any], source: Path | None
+) -> tuple[dict[str, Any], str, str]:
+    """[data]: the table, the dataset (a name or a path resolved beside the file), the policy."""
+    dat = data.get("data")
+    if not isinstance(dat, dict) or "dataset" not in dat:
+        raise ConfigError(f"{where}: [data] with a `dataset` key is required")
+    _unknown(f"{where} [data]", dat, _DATA_KEYS)
+    dataset = _resolve_path(str(dat["dataset"]), source)
+    policy = str(dat.get("policy", "skip"))
+    if policy not in ("skip", "error"):
+        raise ConfigError(f"{where} [data]: `policy` must be 'skip' or 'error', got {policy!r}")
+    return dat, dataset, policy
+
+
+def _parse_runs(
+    where: str,
+    runs_tab: list[Any],
+    protocol: Protocol,
+    skipped: list[tuple[str, str]],
+    seen: set[str],
+) -> list[RunSpec]:
+    """[[runs]]: each run checked against its family (an optional run whose family is not
+    available is added to `skipped`); names collected in `seen`."""
+    from pairlm.models.registry import available
+
+    runs: list[RunSpec] = []
     for i, r in enumerate(runs_tab):
         rw = f"{where} [[runs]] #{i + 1}"
         if not isinstance(r, dict):
@@ -346,6 +390,19 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             skipped.append((name, why))
             continue
         runs.append(spec)
+    return runs
+
+
+def _parse_transfers(
+    where: str,
+    trans_tab: list[Any],
+    runs: list[RunSpec],
+    source: Path | None,
+    skipped: list[tuple[str, str]],
+    seen: set[str],
+) -> list[TransferSpec]:
+    """[[transfer]]: each names a run (`run`) or a family (`model` + `config`) and its
+    targets; their run names join `seen`."""
     by_name = {r.name: r for r in runs}
     transfers: list[TransferSpec] = []
     for i, t in enumerate(trans_tab):
@@ -379,22 +436,7 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             log.warning("%s: optional transfer %r skipped: %s", where, name, why)
             skipped.append((name, why))
             continue
-        raw_targets = t.get("targets")
-        if not isinstance(raw_targets, list) or not raw_targets:
-            raise ConfigError(f"{tw} ({name}): `targets` must be a non-empty list of datasets")
-        targets: list[TargetSpec] = []
-        for j, x in enumerate(raw_targets):
-            xw = f"{tw} ({name}) targets[{j}]"
-            if isinstance(x, str):
-                x = {"dataset": x}
-            if not isinstance(x, dict) or "dataset" not in x:
-                raise ConfigError(f"{xw}: a dataset name/path or a table with `dataset`")
-            _unknown(xw, x, sections.keys(TargetSpec))
-            ds = _resolve_path(str(x["dataset"]), source)
-            tname = str(x.get("name", x["dataset"])).rstrip("/").split("/")[-1]
-            targets.append(
-                TargetSpec(ds, str(x.get("format", "auto")), str(x.get("policy", "skip")), tname)
-            )
+        targets = _parse_targets(f"{tw} ({name})", t.get("targets"), source)
         spec_t = TransferSpec(
             name=name,
             model=model,
@@ -416,29 +458,27 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             raise ConfigError(f"{tw}: transfer name {name!r} is used twice")
         seen.update(spec_t.run_name(x) for x in targets)
         transfers.append(spec_t)
-    if not runs and not transfers:
-        raise ConfigError(
-            f"{where}: every run is optional and unavailable: "
-            + "; ".join(f"{n} ({w})" for n, w in skipped)
+    return transfers
+
+
+def _parse_targets(tw: str, raw_targets: Any, source: Path | None) -> list[TargetSpec]:
+    """A [[transfer]]'s `targets`: dataset names/paths or tables with `dataset`."""
+    if not isinstance(raw_targets, list) or not raw_targets:
+        raise ConfigError(f"{tw}: `targets` must be a non-empty list of datasets")
+    targets: list[TargetSpec] = []
+    for j, x in enumerate(raw_targets):
+        xw = f"{tw} targets[{j}]"
+        if isinstance(x, str):
+            x = {"dataset": x}
+        if not isinstance(x, dict) or "dataset" not in x:
+            raise ConfigError(f"{xw}: a dataset name/path or a table with `dataset`")
+        _unknown(xw, x, sections.keys(TargetSpec))
+        ds = _resolve_path(str(x["dataset"]), source)
+        tname = str(x.get("name", x["dataset"])).rstrip("/").split("/")[-1]
+        targets.append(
+            TargetSpec(ds, str(x.get("format", "auto")), str(x.get("policy", "skip")), tname)
         )
-    return Experiment(
-        name=str(exp.get("name", source.stem if source else "experiment")),
-        description=str(exp.get("description", "")),
-        dataset=dataset,
-        data_format=str(dat.get("format", "auto")),
-        policy=policy,
-        protocol=protocol,
-        runs=runs,
-        source=source,
-        transfers=transfers,
-        skipped=skipped,
-        dataset_name=str(dat.get("name", dataset)),
-        read_options=_read_options(where, dat),
-        backend=backend,
-        address=address,
-        check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
-        reference=_reference(where, exp, [r.name for r in runs] + [n for n, _ in skipped]),
-    )
+    return targets
 
 
 def _reference(where: str, exp: dict[str, Any], names: list[str]) -> str | None:

@@ -282,32 +282,12 @@ class CrossEncoderClassifier(PairClassifier):
         c = self.config
         seed_everything(c.seed)
         device = resolve_device(c.device)
-        if c.max_train_pairs is not None and len(train) > c.max_train_pairs:
-            from sklearn.model_selection import train_test_split
-
-            keep, _ = train_test_split(
-                np.arange(len(train)),
-                train_size=c.max_train_pairs,
-                random_state=c.seed,
-                stratify=train.label,
-            )
-            train = train.subset(np.sort(keep))
+        train = self._capped(train)
         self.train_pairs_ = len(train)
         self.tokenizer_ = AutoTokenizer.from_pretrained(
             resolve_encoder(c.encoder), trust_remote_code=False
         )
-        model = self._base_model()
-        if c.finetune == "lora":
-            from peft import LoraConfig, TaskType, get_peft_model
-
-            lora = LoraConfig(
-                task_type=TaskType.SEQ_CLS,
-                r=c.lora_r,
-                lora_alpha=c.lora_alpha,
-                lora_dropout=c.lora_dropout,
-                target_modules=list(c.lora_target_modules),
-            )
-            model = get_peft_model(model, lora)
+        model = self._trainable_model()
         model.to(device)
         self.model_ = model
 
@@ -317,15 +297,7 @@ class CrossEncoderClassifier(PairClassifier):
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         steps = c.epochs * int(np.ceil(len(train) / c.batch_size))
-        warmup = int(steps * c.warmup_ratio)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt,
-            lambda s: (
-                (s + 1) / (warmup + 1)
-                if s < warmup
-                else max(0.0, (steps - s) / max(1, steps - warmup))
-            ),
-        )
+        sched = _linear_warmup(opt, steps, int(steps * c.warmup_ratio))
         stopper = EarlyStopping(patience=c.patience, mode="min")
         self.history_ = []
         va_y = valid.y
@@ -334,19 +306,12 @@ class CrossEncoderClassifier(PairClassifier):
         with torch_threads(c.num_threads):
             for epoch in range(c.epochs):
                 model.train()
-                if c.dynamic_padding:
-                    batches = length_sorted_batches(
-                        tr.lengths, c.batch_size, shuffle=True, seed=c.seed + epoch
-                    )
-                else:
-                    perm = np.random.default_rng(c.seed + epoch).permutation(len(train))
-                    batches = [
-                        perm[i : i + c.batch_size] for i in range(0, len(perm), c.batch_size)
-                    ]
                 total = 0.0
                 t_epoch = time.perf_counter()
                 for idx in progress(
-                    batches, desc=f"cross-encoder epoch {epoch + 1}/{c.epochs}", enabled=c.progress
+                    self._batches(tr.lengths, epoch),
+                    desc=f"cross-encoder epoch {epoch + 1}/{c.epochs}",
+                    enabled=c.progress,
                 ):
                     with bf16_autocast(c.autocast, device):
                         out = model(**tr.batch(idx, width, device))
@@ -389,6 +354,47 @@ class CrossEncoderClassifier(PairClassifier):
             else None
         )
         model.eval()
+
+    def _capped(self, train: PairDataset) -> PairDataset:
+        """`train`, or a stratified `max_train_pairs` of it (seeded)."""
+        c = self.config
+        if c.max_train_pairs is None or len(train) <= c.max_train_pairs:
+            return train
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(
+            np.arange(len(train)),
+            train_size=c.max_train_pairs,
+            random_state=c.seed,
+            stratify=train.label,
+        )
+        return train.subset(np.sort(keep))
+
+    def _trainable_model(self) -> Any:
+        """The base model, with LoRA adapters when `finetune = "lora"`."""
+        c = self.config
+        model = self._base_model()
+        if c.finetune == "lora":
+            from peft import LoraConfig, TaskType, get_peft_model
+
+            lora = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=c.lora_r,
+                lora_alpha=c.lora_alpha,
+                lora_dropout=c.lora_dropout,
+                target_modules=list(c.lora_target_modules),
+            )
+            model = get_peft_model(model, lora)
+        return model
+
+    def _batches(self, lengths: np.ndarray, epoch: int) -> list[np.ndarray]:
+        """An epoch's batches: length-sorted and shuffled (dynamic padding), else a seeded
+        permutation cut in order."""
+        c = self.config
+        if c.dynamic_padding:
+            return length_sorted_batches(lengths, c.batch_size, shuffle=True, seed=c.seed + epoch)
+        perm = np.random.default_rng(c.seed + epoch).permutation(len(lengths))
+        return [perm[i : i + c.batch_size] for i in range(0, len(perm), c.batch_size)]
 
     # ------------------------------------------------------------------ scoring
     def _proba(self, pairs: PairDataset) -> np.ndarray:
@@ -474,3 +480,15 @@ class CrossEncoderClassifier(PairClassifier):
         self.history_ = meta.get("history", [])
         self.train_examples_ = int(meta.get("train_examples") or 0)
         self.saved_train_seconds_: float = float(meta.get("train_seconds") or 0.0)
+
+
+def _linear_warmup(opt: Any, steps: int, warmup: int) -> Any:
+    """Linear warm-up over `warmup` steps, then linear decay to zero at `steps`."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
+        ),
+    )

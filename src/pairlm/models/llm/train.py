@@ -377,9 +377,8 @@ def train_adapter(
     `loss_fn(seqs, labels)` gives a micro-batch's mean loss; `step_callback` is called with
     the state after every optimizer step (and its checkpoint, if any).
     """
-    import torch
 
-    from pairlm.models.torch_utils import Heartbeat, length_sorted_batches, progress
+    from pairlm.models.torch_utils import Heartbeat, progress
     from pairlm.progress import want_progress
 
     rank, world = dist_info()
@@ -389,42 +388,17 @@ def train_adapter(
     lengths = [len(s) for s in x_train]
 
     def epoch_batches(epoch: int) -> list[np.ndarray]:
-        batches = length_sorted_batches(
-            lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch
-        )
-        if len(batches) < world:  # fewer batches than ranks: reuse some
-            batches = [batches[i % len(batches)] for i in range(world)]
-        usable = len(batches) - len(batches) % world
-        return batches[rank:usable:world]
+        return _rank_batches(lengths, cfg, epoch, rank, world)
 
     per_epoch = math.ceil(len(epoch_batches(0)) / cfg.grad_accum)
     total = per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-    )
+    optimizer = _adamw(model, cfg)
     scheduler = make_scheduler(optimizer, cfg.schedule, round(cfg.warmup_ratio * total), total)
     ckpt = CheckpointManager(ckpt_root)
-    state = TrainerState()
-    best: dict[str, torch.Tensor] | None = None
-    last = ckpt.latest()
-    resumed_step = 0
-    if last is not None:
-        tensors, best, blob, state = CheckpointManager.load(last)
-        load_trainable_state(model, tensors)
-        optimizer.load_state_dict(blob["optimizer"])
-        scheduler.load_state_dict(blob["scheduler"])
-        restore_rng(blob)
-        resumed_step = state.step
-        log.info("resumed from %s (step %d of %d)", last, state.step, total)
-
+    state, best = _resume(ckpt, model, optimizer, scheduler, total)
+    resumed_step = state.step
     seconds_before = state.train_seconds  # by earlier processes, when resumed
 
     def checkpoint() -> None:
@@ -433,27 +407,13 @@ def train_adapter(
             ckpt.save(model, optimizer, scheduler, state, best)
         barrier()
 
-    def evaluate() -> bool:
-        """Validate; keep the best adapter; True when training should stop."""
-        nonlocal best
-        score = valid_loss()
-        state.history[-1]["valid_loss"] = score
-        if state.best_score is None or score < state.best_score:
-            state.best_score, state.best_step, state.bad_evals = score, state.step, 0
-            best = trainable_state(model)
-        else:
-            state.bad_evals += 1
-        log.info("step %d: valid loss %.4f (best %.4f)", state.step, score, state.best_score)
-        return state.bad_evals > cfg.patience
-
     model.train()
     t0 = time.perf_counter()
     # A bar on a terminal only: elsewhere the heartbeat's line (with the loss) is the progress.
     bar = progress(range(total), desc="lora", total=total, enabled=want_progress(cfg.progress))
     beat = Heartbeat("lora training", total, enabled=cfg.progress if rank == 0 else False)
-    bar_update = getattr(bar, "update", None)
-    if bar_update is not None and state.step:
-        bar_update(state.step)
+    if getattr(bar, "update", None) is not None and state.step:
+        bar.update(state.step)
     while not state.done and state.step < total:
         batches = epoch_batches(state.epoch)
         micro: list[np.ndarray] = []
@@ -462,49 +422,21 @@ def train_adapter(
             last_of_epoch = bi == len(batches) - 1
             if len(micro) < cfg.grad_accum and not last_of_epoch:
                 continue
-            loss_sum = 0.0
-            for b in micro:
-                loss = loss_fn([x_train[i] for i in b], y_train[b]) / len(micro)
-                loss.backward()
-                loss_sum += float(loss.detach())
-            if world > 1:
-                all_reduce_grads(params)
-                loss_sum = all_reduce_sum([loss_sum])[0] / world
-            if cfg.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            loss_sum = _optimizer_step(
+                micro, x_train, y_train, loss_fn, params, cfg, world, optimizer, scheduler
+            )
             micro = []
             state.step += 1
             state.batch_in_epoch = bi + 1
             state.history.append({"step": float(state.step), "loss": loss_sum})
-            if state.step % 25 == 0:
-                recent = [h["loss"] for h in state.history[-25:]]
-                log.info(
-                    "step %d/%d: train loss %.4f (mean of last %d), %.2f examples/s",
-                    state.step,
-                    total,
-                    sum(recent) / len(recent),
-                    len(recent),
-                    (state.step - resumed_step)
-                    * cfg.batch_size
-                    * cfg.grad_accum
-                    * world
-                    / max(time.perf_counter() - t0, 1e-9),
-                )
-            if bar_update is not None:
-                bar_update(1)
-            recent = [h["loss"] for h in state.history[-50:]]
-            beat.update(
-                state.step,
-                cfg.batch_size * cfg.grad_accum * world,
-                loss=sum(recent) / len(recent),
-            )
+            per_s = (state.step - resumed_step) / max(time.perf_counter() - t0, 1e-9)
+            _report_step(state, total, cfg.batch_size * cfg.grad_accum * world, per_s, bar, beat)
             stop = False
             end_of_epoch = last_of_epoch or state.step >= total
             if (cfg.eval_steps and state.step % cfg.eval_steps == 0) or end_of_epoch:
-                stop = evaluate()
+                improved = _validate(state, valid_loss())
+                best = trainable_state(model) if improved else best
+                stop = state.bad_evals > cfg.patience
             if end_of_epoch:
                 state.epoch += 1
                 state.batch_in_epoch = 0
@@ -522,14 +454,130 @@ def train_adapter(
     if best is not None:
         load_trainable_state(model, best)
     state.train_seconds = seconds_before + time.perf_counter() - t0
+    _log_done(state, time.perf_counter() - t0)
+    return TrainRun(state, resumed_step, seconds_before)
+
+
+def _resume(
+    ckpt: CheckpointManager, model: Any, optimizer: Any, scheduler: Any, total: int
+) -> tuple[TrainerState, dict[str, torch.Tensor] | None]:
+    """The state (and best adapter) of the latest checkpoint, loaded into the model,
+    optimizer, scheduler and random generators; a fresh state when there is none."""
+    last = ckpt.latest()
+    if last is None:
+        return TrainerState(), None
+    tensors, best, blob, state = CheckpointManager.load(last)
+    load_trainable_state(model, tensors)
+    optimizer.load_state_dict(blob["optimizer"])
+    scheduler.load_state_dict(blob["scheduler"])
+    restore_rng(blob)
+    log.info("resumed from %s (step %d of %d)", last, state.step, total)
+    return state, best
+
+
+def _validate(state: TrainerState, score: float) -> bool:
+    """Record a validation loss in `state`; True when it is the best so far."""
+    state.history[-1]["valid_loss"] = score
+    improved = state.best_score is None or score < state.best_score
+    if improved:
+        state.best_score, state.best_step, state.bad_evals = score, state.step, 0
+    else:
+        state.bad_evals += 1
+    log.info("step %d: valid loss %.4f (best %.4f)", state.step, score, state.best_score)
+    return improved
+
+
+def _rank_batches(
+    lengths: list[int], cfg: LoopConfig, epoch: int, rank: int, world: int
+) -> list[np.ndarray]:
+    """This rank's share of an epoch's length-sorted shuffled batches (the same on a
+    resumed run: seeded by the epoch)."""
+    from pairlm.models.torch_utils import length_sorted_batches
+
+    batches = length_sorted_batches(
+        lengths, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch
+    )
+    if len(batches) < world:  # fewer batches than ranks: reuse some
+        batches = [batches[i % len(batches)] for i in range(world)]
+    usable = len(batches) - len(batches) % world
+    return batches[rank:usable:world]
+
+
+def _adamw(model: Any, cfg: LoopConfig) -> Any:
+    """AdamW over the trainable parameters, no weight decay on biases and norms."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+    )
+
+
+def _optimizer_step(
+    micro: list[np.ndarray],
+    x_train: list[list[int]],
+    y_train: np.ndarray,
+    loss_fn: Callable[[list[list[int]], np.ndarray], torch.Tensor],
+    params: list[Any],
+    cfg: LoopConfig,
+    world: int,
+    optimizer: Any,
+    scheduler: Any,
+) -> float:
+    """One optimizer step over the micro-batches `micro` (gradients accumulated, reduced
+    across ranks, clipped); returns the step's mean loss."""
+    import torch
+
+    loss_sum = 0.0
+    for b in micro:
+        loss = loss_fn([x_train[i] for i in b], y_train[b]) / len(micro)
+        loss.backward()
+        loss_sum += float(loss.detach())
+    if world > 1:
+        all_reduce_grads(params)
+        loss_sum = all_reduce_sum([loss_sum])[0] / world
+    if cfg.max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum
+
+
+def _report_step(
+    state: TrainerState, total: int, examples: int, steps_per_s: float, bar: Any, beat: Any
+) -> None:
+    """Progress after an optimizer step of `examples` examples: the bar, the heartbeat
+    (with the mean loss of the last 50 steps) and a log line every 25 steps."""
+    if state.step % 25 == 0:
+        recent = [h["loss"] for h in state.history[-25:]]
+        log.info(
+            "step %d/%d: train loss %.4f (mean of last %d), %.2f examples/s",
+            state.step,
+            total,
+            sum(recent) / len(recent),
+            len(recent),
+            steps_per_s * examples,
+        )
+    if getattr(bar, "update", None) is not None:
+        bar.update(1)
+    recent = [h["loss"] for h in state.history[-50:]]
+    beat.update(state.step, examples, loss=sum(recent) / len(recent))
+
+
+def _log_done(state: TrainerState, seconds: float) -> None:
     losses = [h["loss"] for h in state.history]
     log.info(
         "trained %d steps in %.1f s (loss %.4f -> %.4f, best valid %.4f at step %d)",
         state.step,
-        time.perf_counter() - t0,
+        seconds,
         losses[0] if losses else float("nan"),
         losses[-1] if losses else float("nan"),
         state.best_score if state.best_score is not None else float("nan"),
         state.best_step,
     )
-    return TrainRun(state, resumed_step, seconds_before)
