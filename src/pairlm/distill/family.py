@@ -43,6 +43,7 @@ import numpy as np
 from pairlm.data.pairs import PairDataset, concat
 from pairlm.distill.sampling import SAMPLERS, distinct_texts, pair_keys, sample_silver
 from pairlm.models.base import ConfigError, ModelConfig, PairClassifier, check_pairs
+from pairlm.models.registry import check_member
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +58,6 @@ def _default_student() -> dict[str, Any]:
 
 def _default_samplers() -> dict[str, float]:
     return {"neighbours": 1.0, "bm25": 1.0, "random": 0.5}
-
-
-def _check_member(where: str, m: Any) -> None:
-    """A `{family, config}` table naming a registered family with a valid config."""
-    from pairlm.models.registry import available, get_family
-
-    if not isinstance(m, dict) or "family" not in m:
-        raise ConfigError(f"{where} must be a table with a 'family' key, got {m!r}")
-    extra = sorted(set(m) - {"family", "config"})
-    if extra:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; valid: family, config")
-    fam = m["family"]
-    if fam not in available():
-        raise ConfigError(
-            f"{where}.family: unknown family {fam!r}; available: {', '.join(available())}"
-        )
-    cfg = m.get("config", {})
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{where}.config must be a table, got {cfg!r}")
-    try:
-        get_family(fam).config_cls.from_dict(cfg)
-    except ConfigError as e:
-        raise ConfigError(f"{where}.config: {e}") from e
 
 
 def _identity(m: dict[str, Any]) -> dict[str, Any]:
@@ -194,10 +172,10 @@ class DistillConfig(ModelConfig):
                     f"teacher: give either model_dir (a string) alone or family + config, got {t!r}"
                 )
         else:
-            _check_member("teacher", t)
+            check_member("teacher", t)
         if isinstance(self.student, dict) and self.student.get("family") == "distill":
             raise ConfigError("student: a distill model cannot be the student of one")
-        _check_member("student", self.student)
+        check_member("student", self.student)
         unknown = sorted(set(self.samplers) - set(SAMPLERS))
         if unknown:
             raise ConfigError(

@@ -60,32 +60,13 @@ class EnsembleConfig(ModelConfig):
         super().validate()
         if not self.members:
             raise ConfigError("members must list at least one member family")
-        from pairlm.models.registry import available, get_family
+        from pairlm.models.registry import check_member
 
         names = []
         for i, m in enumerate(self.members):
-            if not isinstance(m, dict) or "family" not in m:
-                raise ConfigError(f"members[{i}] must be a table with a 'family' key, got {m!r}")
-            extra = sorted(set(m) - {"family", "config", "name"})
-            if extra:
-                raise ConfigError(
-                    f"members[{i}]: unknown key(s) {', '.join(extra)}; valid: family, config, name"
-                )
-            fam = m["family"]
-            if fam == "ensemble":
+            if isinstance(m, dict) and m.get("family") == "ensemble":
                 raise ConfigError(f"members[{i}]: an ensemble cannot be a member of an ensemble")
-            if fam not in available():
-                raise ConfigError(
-                    f"members[{i}].family: unknown family {fam!r}; "
-                    f"available: {', '.join(available())}"
-                )
-            cfg = m.get("config", {})
-            if not isinstance(cfg, dict):
-                raise ConfigError(f"members[{i}].config must be a table, got {cfg!r}")
-            try:
-                get_family(fam).config_cls.from_dict(cfg)
-            except ConfigError as e:
-                raise ConfigError(f"members[{i}].config: {e}") from e
+            fam = check_member(f"members[{i}]", m, ("family", "config", "name"))
             names.append(str(m.get("name", fam)))
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -196,3 +196,27 @@ def load_model(path: str | Path) -> PairClassifier:
     """Load any saved pairlm model, whatever its family (its class is imported on demand)."""
     p = Path(path)
     return get_family(read_model_meta(p)["family"]).load(p)
+
+
+def check_member(where: str, m: Any, keys: tuple[str, ...] = ("family", "config")) -> str:
+    """Check a `{family, config}` table (an ensemble's member, a distillation's teacher or
+    student): a registered family and a config it accepts, no key outside `keys`. Returns the
+    family. Errors name `where` and the key."""
+    if not isinstance(m, dict) or "family" not in m:
+        raise ConfigError(f"{where} must be a table with a 'family' key, got {m!r}")
+    extra = sorted(set(m) - set(keys))
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; valid: {', '.join(keys)}")
+    fam = str(m["family"])
+    if fam not in available():
+        raise ConfigError(
+            f"{where}.family: unknown family {fam!r}; available: {', '.join(available())}"
+        )
+    cfg = m.get("config", {})
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{where}.config must be a table, got {cfg!r}")
+    try:
+        get_family(fam).config_cls.from_dict(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{where}.config: {e}") from e
+    return fam
