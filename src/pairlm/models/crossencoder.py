@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -47,14 +46,20 @@ from pairlm.models.base import (
 )
 from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
 from pairlm.models.torch_utils import (
-    EarlyStopping,
     bf16_autocast,
     length_sorted_batches,
-    progress,
     resolve_device,
     seed_everything,
     torch_threads,
 )
+from pairlm.models.training import (
+    LinearWarmupDecay,
+    LoopSettings,
+    StepCallback,
+    Task,
+    lambda_scheduler,
+)
+from pairlm.models.training import train as train_loop
 
 if TYPE_CHECKING:
     import torch
@@ -65,6 +70,7 @@ MODEL_DIR = "crossencoder"
 ADAPTER_DIR = "adapter"
 TOKENIZER_DIR = "tokenizer"
 STATE_FILE = "crossencoder.json"
+TRAINING_DIR = "training"
 
 
 @dataclass
@@ -116,13 +122,18 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     progress: bool | None = None
     """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
     checkpoint_dir: str | None = dataclasses.field(default=None, metadata={"omit_default": True})
-    """Keep each finished training here (a sub-directory per fingerprint) and reuse it."""
+    """Keep each finished training here (a sub-directory per fingerprint) and reuse it; a
+    training under way keeps checkpoints there too, which a killed run resumes from."""
+    checkpoint_steps: int = dataclasses.field(default=100, metadata={"omit_default": True})
+    """With `checkpoint_dir`: checkpoint every this many optimizer steps (and at each epoch's
+    end)."""
 
     runtime_keys: ClassVar[tuple[str, ...]] = (
         "device",
         "num_threads",
         "progress",
         "checkpoint_dir",
+        "checkpoint_steps",
         "eval_batch_size",
     )
 
@@ -130,7 +141,14 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
         super().validate()
         if self.num_labels not in (1, 2):
             raise ConfigError(f"num_labels must be 1 or 2, got {self.num_labels}")
-        for key in ("lora_r", "lora_alpha", "epochs", "batch_size", "eval_batch_size"):
+        for key in (
+            "lora_r",
+            "lora_alpha",
+            "epochs",
+            "batch_size",
+            "eval_batch_size",
+            "checkpoint_steps",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.max_length < 8:
@@ -205,6 +223,10 @@ class CrossEncoderClassifier(PairClassifier):
     """Printed by the report; applies when the default all-MiniLM-L6-v2 is used."""
     config: CrossEncoderConfig
 
+    step_callback: StepCallback | None = None
+    """Called with the trainer state after every optimizer step (and its checkpoint, if
+    any); for progress reporting and tests (e.g. killing the process mid-training)."""
+
     model_: Any
     tokenizer_: Any
     best_epoch_: int
@@ -257,7 +279,7 @@ class CrossEncoderClassifier(PairClassifier):
         self.train_seconds_before_ = 0.0
         self._valid_memo: tuple[PairDataset, np.ndarray] | None = None
         if self.config.checkpoint_dir is None:
-            self._train(train, valid)
+            self._train(train, valid, None)
             return
         root = Path(self.config.checkpoint_dir) / training_fingerprint(self.config, train, valid)
         if (root / STATE_FILE).is_file():
@@ -266,16 +288,20 @@ class CrossEncoderClassifier(PairClassifier):
             self.train_seconds_before_ = self.saved_train_seconds_
             self.train_seconds_ = 0.0
             return
-        self._train(train, valid)
+        # Mid-training checkpoints: `root/training/`, resumed from by a killed run's rerun.
+        self._train(train, valid, root / TRAINING_DIR)
         tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self._save_state(tmp)
-        shutil.rmtree(root, ignore_errors=True)  # an incomplete one (no state file) is stale
+        shutil.rmtree(root, ignore_errors=True)  # its mid-training checkpoints are done with
         os.replace(tmp, root)  # atomic: a killed save leaves no half checkpoint under `root`
         log.info("cross-encoder: finished training kept in %s", root)
 
-    def _train(self, train: PairDataset, valid: PairDataset) -> None:
+    def _train(self, train: PairDataset, valid: PairDataset, ckpt_root: Path | None) -> None:
+        """Fine-tune on `train` (the shared loop, `models.training.train`: AdamW, linear
+        warm-up and decay, clipping at 1.0, early stopping on the validation loss with more
+        than one epoch); with `ckpt_root`, checkpoints there that a killed run resumes from."""
         import torch
         from transformers import AutoTokenizer
 
@@ -297,60 +323,52 @@ class CrossEncoderClassifier(PairClassifier):
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         steps = c.epochs * int(np.ceil(len(train) / c.batch_size))
-        sched = _linear_warmup(opt, steps, int(steps * c.warmup_ratio))
-        stopper = EarlyStopping(patience=c.patience, mode="min")
-        self.history_ = []
-        va_y = valid.y
-        self.train_seconds_ = 0.0
-        last_valid: np.ndarray | None = None
+        sched = lambda_scheduler(opt, LinearWarmupDecay(int(steps * c.warmup_ratio), steps))
+        last_valid: list[np.ndarray] = []
+
+        def batch_loss(idx: np.ndarray) -> torch.Tensor:
+            with bf16_autocast(c.autocast, device):
+                out = model(**tr.batch(idx, width, device))
+            return self._loss(out.logits.float(), y[idx].to(device))
+
+        def valid_loss() -> float:
+            p = self._proba(valid)
+            last_valid[:] = [p]
+            p = np.clip(p, 1e-7, 1 - 1e-7)
+            va_y = valid.y
+            return float(-np.mean(va_y * np.log(p) + (1 - va_y) * np.log(1 - p)))
+
+        task = Task(
+            batches=lambda epoch: self._batches(tr.lengths, epoch),
+            loss=batch_loss,
+            # One epoch: nothing to choose between, no validation pass here.
+            validate=valid_loss if c.epochs > 1 else None,
+        )
+        settings = LoopSettings(
+            epochs=c.epochs,
+            max_grad_norm=1.0,
+            stop_after=c.patience,
+            checkpoint_steps=c.checkpoint_steps,
+            desc="cross-encoder",
+            progress=c.progress,
+        )
         with torch_threads(c.num_threads):
-            for epoch in range(c.epochs):
-                model.train()
-                total = 0.0
-                t_epoch = time.perf_counter()
-                for idx in progress(
-                    self._batches(tr.lengths, epoch),
-                    desc=f"cross-encoder epoch {epoch + 1}/{c.epochs}",
-                    enabled=c.progress,
-                ):
-                    with bf16_autocast(c.autocast, device):
-                        out = model(**tr.batch(idx, width, device))
-                    loss = self._loss(out.logits.float(), y[idx].to(device))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 1.0)
-                    opt.step()
-                    sched.step()
-                    total += float(loss.detach()) * len(idx)
-                self.train_seconds_ += time.perf_counter() - t_epoch
-                if c.epochs == 1:  # nothing to choose between: no validation pass here
-                    stopper.step(0.0)
-                    self.history_.append({"epoch": 1, "train_loss": total / len(train)})
-                    break
-                last_valid = self._proba(valid)
-                p = np.clip(last_valid, 1e-7, 1 - 1e-7)
-                val_loss = float(-np.mean(va_y * np.log(p) + (1 - va_y) * np.log(1 - p)))
-                self.history_.append(
-                    {"epoch": epoch + 1, "train_loss": total / len(train), "valid_loss": val_loss}
-                )
-                log.info(
-                    "cross-encoder epoch %d: train loss %.4f, valid loss %.4f",
-                    epoch + 1,
-                    total / len(train),
-                    val_loss,
-                )
-                stop = stopper.step(val_loss, model if c.epochs > 1 else None)
-                if stop:
-                    break
-        if c.epochs > 1:
-            stopper.restore(model)
-        self.best_epoch_ = stopper.best_epoch + 1
+            run = train_loop(
+                model, params, opt, sched, task, settings, ckpt_root, self.step_callback
+            )
+        state = run.state
+        self.train_seconds_before_ = run.seconds_before  # by earlier processes, when resumed
+        self.resumed_step_ = run.resumed_step
+        self.train_seconds_ = sum(e["seconds"] for e in state.epoch_log)
+        keys = ("epoch", "train_loss", "valid_loss")
+        self.history_ = [{k: e[k] for k in keys if k in e} for e in state.epoch_log]
+        self.best_epoch_ = max(state.best_epoch, 0) + 1
         self.train_examples_ = len(train) * len(self.history_)
         # The kept model is the last epoch's: its validation scores are already known, and
         # `fit` asks for them next (threshold). Remember them for that one call.
         self._valid_memo = (
-            (valid, last_valid)
-            if last_valid is not None and self.best_epoch_ == len(self.history_)
+            (valid, last_valid[0])
+            if last_valid and self.best_epoch_ == len(self.history_)
             else None
         )
         model.eval()
@@ -480,15 +498,3 @@ class CrossEncoderClassifier(PairClassifier):
         self.history_ = meta.get("history", [])
         self.train_examples_ = int(meta.get("train_examples") or 0)
         self.saved_train_seconds_: float = float(meta.get("train_seconds") or 0.0)
-
-
-def _linear_warmup(opt: Any, steps: int, warmup: int) -> Any:
-    """Linear warm-up over `warmup` steps, then linear decay to zero at `steps`."""
-    import torch
-
-    return torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda s: (
-            (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-        ),
-    )
