@@ -25,9 +25,9 @@ Saved as `siamese_cnn.safetensors` (weights) + `vocab.json` + `siamese_cnn.json`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -43,18 +43,19 @@ from pairlm.models.base import (
     PairClassifier,
     TrainableConfig,
     check_pairs,
+    training_fingerprint,
 )
 from pairlm.models.text import PAD_ID, Vocabulary, length_cap, tokenize
 from pairlm.models.torch_utils import (
-    EarlyStopping,
     length_sorted_batches,
     pad_batch,
-    progress,
     resolve_device,
     seed_everything,
     sigmoid,
     torch_threads,
 )
+from pairlm.models.training import EpochDraws, LoopSettings, StepCallback, Task
+from pairlm.models.training import train as train_loop
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,21 @@ class SiameseCNNConfig(TrainableConfig):
     """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
     """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
+    checkpoint_dir: str | None = dataclasses.field(default=None, metadata={"omit_default": True})
+    """Keep training checkpoints here (a sub-directory per fingerprint: config less runtime
+    keys, training and validation pairs); a killed run resumes from its last one, a finished
+    one is not trained again. None: no checkpoints."""
+    checkpoint_steps: int = dataclasses.field(default=100, metadata={"omit_default": True})
+    """With `checkpoint_dir`: checkpoint every this many optimizer steps (and at each epoch's
+    end)."""
 
-    runtime_keys: ClassVar[tuple[str, ...]] = ("device", "num_threads", "progress")
+    runtime_keys: ClassVar[tuple[str, ...]] = (
+        "device",
+        "num_threads",
+        "progress",
+        "checkpoint_dir",
+        "checkpoint_steps",
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -216,6 +230,7 @@ class SiameseCNNConfig(TrainableConfig):
             "hidden": self.hidden,
             "batch_size": self.batch_size,
             "epochs": self.epochs,
+            "checkpoint_steps": self.checkpoint_steps,
         }
         for key, value in positive.items():
             if value < 1:
@@ -287,6 +302,10 @@ class SiameseCNNClassifier(PairClassifier):
     """Soft targets: binary cross-entropy on them."""
     config: SiameseCNNConfig
 
+    step_callback: StepCallback | None = None
+    """Called with the trainer state after every optimizer step (and its checkpoint, if
+    any); for progress reporting and tests (e.g. killing the process mid-training)."""
+
     vocab_: Vocabulary
     max_len_: int
     network_: SiameseCNN
@@ -334,52 +353,57 @@ class SiameseCNNClassifier(PairClassifier):
         net.embedding.weight.requires_grad_(not c.freeze_embeddings)
         net.to(device)
         self.network_ = net
+        ckpt_root = None
+        if c.checkpoint_dir is not None:
+            ckpt_root = Path(c.checkpoint_dir) / training_fingerprint(c, train, valid)
+        self._train(train, valid, device, ckpt_root)
 
+    def _train(
+        self, train: PairDataset, valid: PairDataset, device: torch.device, ckpt_root: Path | None
+    ) -> None:
+        """Train `network_` (the shared loop, `models.training.train`: Adam, a constant
+        learning rate, no clipping, early stopping on the validation loss, the best epoch's
+        weights restored); with `ckpt_root`, checkpoints there that a killed run resumes from."""
+        c, net = self.config, self.network_
         tr = _Encoded(train, self.vocab_, self.max_len_)
         y = torch.from_numpy(train.soft_labels.astype(np.float32))  # BCE takes soft targets
-        va_y = valid.y
         params = [p for p in net.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
         loss_fn = nn.BCEWithLogitsLoss()
-        stopper = EarlyStopping(patience=c.patience, mode="min")
-        rng = np.random.default_rng(c.seed)
-        self.history_ = []
-        self.train_seconds_ = 0.0
+        swaps = EpochDraws(c.seed, lambda rng: rng.random(len(train))) if c.swap_augment else None
+
+        def batches(epoch: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            swap = None if swaps is None else swaps.draw(epoch) < 0.5
+            order = length_sorted_batches(
+                tr.pair_lengths(), c.batch_size, shuffle=True, seed=c.seed + epoch
+            )
+            return [(idx, None if swap is None else swap[idx]) for idx in order]
+
+        def batch_loss(batch: tuple[np.ndarray, np.ndarray | None]) -> torch.Tensor:
+            idx, swap = batch
+            return loss_fn(net(*tr.batch(idx, swap, device)), y[idx].to(device))
+
+        def valid_loss() -> float:
+            p = np.clip(self._proba(valid), 1e-7, 1 - 1e-7)
+            va_y = valid.y
+            return float(-np.mean(va_y * np.log(p) + (1 - va_y) * np.log(1 - p)))
+
+        task = Task(batches, batch_loss, valid_loss, size=lambda b: len(b[0]))
+        settings = LoopSettings(
+            epochs=c.epochs,
+            stop_after=c.patience,
+            checkpoint_steps=c.checkpoint_steps,
+            desc="S-CNN",
+            progress=c.progress,
+        )
         with torch_threads(c.num_threads):
-            for epoch in range(c.epochs):
-                net.train()
-                batches = length_sorted_batches(
-                    tr.pair_lengths(), c.batch_size, shuffle=True, seed=c.seed + epoch
-                )
-                swap = rng.random(len(train)) < 0.5 if c.swap_augment else None
-                total = 0.0
-                t_epoch = time.perf_counter()
-                bar = progress(
-                    batches, desc=f"S-CNN epoch {epoch + 1}/{c.epochs}", enabled=c.progress
-                )
-                for idx in bar:
-                    inputs = tr.batch(idx, None if swap is None else swap[idx], device)
-                    opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(net(*inputs), y[idx].to(device))
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                self.train_seconds_ += time.perf_counter() - t_epoch
-                p = np.clip(self._proba(valid), 1e-7, 1 - 1e-7)
-                val_loss = float(-np.mean(va_y * np.log(p) + (1 - va_y) * np.log(1 - p)))
-                self.history_.append(
-                    {"epoch": epoch + 1, "train_loss": total / len(train), "valid_loss": val_loss}
-                )
-                log.info(
-                    "S-CNN epoch %d: train loss %.4f, valid loss %.4f",
-                    epoch + 1,
-                    total / len(train),
-                    val_loss,
-                )
-                if stopper.step(val_loss, net):
-                    break
-        stopper.restore(net)
-        self.best_epoch_ = stopper.best_epoch + 1
+            run = train_loop(net, params, opt, None, task, settings, ckpt_root, self.step_callback)
+        self.resumed_step_ = run.resumed_step
+        self.train_seconds_before_ = run.seconds_before  # by earlier processes, when resumed
+        self.train_seconds_ = sum(e["seconds"] for e in run.state.epoch_log)
+        keys = ("epoch", "train_loss", "valid_loss")
+        self.history_ = [{k: e[k] for k in keys if k in e} for e in run.state.epoch_log]
+        self.best_epoch_ = max(run.state.best_epoch, 0) + 1
         net.eval()
 
     # ------------------------------------------------------------------ scoring

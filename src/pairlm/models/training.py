@@ -30,6 +30,7 @@ so a killed and resumed training ends with the numbers of an uninterrupted one.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -40,7 +41,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import numpy as np
 
 from pairlm.progress import Heartbeat, progress, want_progress
 
@@ -48,6 +51,8 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ADAPTER_FILE = "adapter.safetensors"
 BEST_FILE = "best_adapter.safetensors"
@@ -270,6 +275,35 @@ def restore_rng(blob: dict[str, Any]) -> None:
     torch.set_rng_state(blob["torch_rng"])
     if "cuda_rng" in blob and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(blob["cuda_rng"])
+
+
+# ---------------------------------------------------------------------------- batches
+class EpochDraws(Generic[T]):
+    """`draw(rng)` of epoch e, where one numpy generator (seeded with `seed`, or a copy of
+    `start`) is drawn from once per epoch, in order: re-created for any epoch, so that a
+    resumed run gets the draws of its epoch without the epochs before it."""
+
+    def __init__(
+        self,
+        seed: int,
+        draw: Callable[[np.random.Generator], T],
+        start: np.random.Generator | None = None,
+    ) -> None:
+        self.seed, self.start, self._draw = seed, start, draw
+        self._restart()
+
+    def _restart(self) -> None:
+        base = np.random.default_rng(self.seed) if self.start is None else self.start
+        self.rng, self.next = copy.deepcopy(base), 0
+
+    def draw(self, epoch: int) -> T:
+        if epoch < self.next:
+            self._restart()
+        while True:
+            out = self._draw(self.rng)
+            self.next += 1
+            if self.next > epoch:
+                return out
 
 
 # ---------------------------------------------------------------------------- the loop
