@@ -24,6 +24,7 @@ Caveat: all-MiniLM-L6-v2 saw ~100k Quora duplicate triplets in pre-training
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ from pairlm.models.base import (
     TrainableConfig,
     check_pairs,
     soft_target_rows,
+    training_fingerprint,
 )
 from pairlm.models.encoders import (
     MINILM_QQP_CAVEAT,
@@ -57,6 +59,15 @@ from pairlm.models.torch_utils import (
     sigmoid,
     torch_threads,
 )
+from pairlm.models.training import (
+    CappedWarmupDecay,
+    EpochDraws,
+    LoopSettings,
+    StepCallback,
+    Task,
+    lambda_scheduler,
+)
+from pairlm.models.training import train as train_loop
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -127,6 +138,13 @@ class BiEncoderConfig(TrainableConfig):
     """torch intra-op threads during fit/predict (None: leave torch's setting)."""
     progress: bool | None = None
     """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
+    checkpoint_dir: str | None = dataclasses.field(default=None, metadata={"omit_default": True})
+    """`mode` "finetune": keep fine-tuning checkpoints here (a sub-directory per fingerprint:
+    config less runtime keys, training and validation pairs); a killed run resumes from its
+    last one, a finished one is not fine-tuned again. None: no checkpoints."""
+    checkpoint_steps: int = dataclasses.field(default=100, metadata={"omit_default": True})
+    """With `checkpoint_dir`: checkpoint every this many fine-tuning steps (and at each
+    epoch's end)."""
 
     runtime_keys: ClassVar[tuple[str, ...]] = (
         "batch_size",
@@ -134,6 +152,8 @@ class BiEncoderConfig(TrainableConfig):
         "device",
         "num_threads",
         "progress",
+        "checkpoint_dir",
+        "checkpoint_steps",
     )
 
     def validate(self) -> None:
@@ -145,6 +165,7 @@ class BiEncoderConfig(TrainableConfig):
             "finetune_batch_size",
             "max_seq_length",
             "batch_size",
+            "checkpoint_steps",
         ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -182,6 +203,10 @@ class BiEncoderClassifier(PairClassifier):
     caveats: ClassVar[tuple[str, ...]] = (MINILM_QQP_CAVEAT,)
     """Printed by the report; applies when the default all-MiniLM-L6-v2 is used."""
     config: BiEncoderConfig
+
+    step_callback: StepCallback | None = None
+    """Called with the trainer state after every fine-tuning step (and its checkpoint, if
+    any); for progress reporting and tests (e.g. killing the process mid-training)."""
 
     head_: dict[str, np.ndarray] | None
     """Head weights (None for cosine scoring)."""
@@ -268,7 +293,10 @@ class BiEncoderClassifier(PairClassifier):
         seed_everything(c.seed)
         self.head_ = None
         if c.mode == "finetune":
-            self._finetune(train)
+            ckpt_root = None
+            if c.checkpoint_dir is not None:
+                ckpt_root = Path(c.checkpoint_dir) / training_fingerprint(c, train, valid)
+            self._finetune(train, ckpt_root)
         if self._scoring == "head":
             u, v = self._pair_embeddings(train)
             vu, vv = self._pair_embeddings(valid)
@@ -359,8 +387,11 @@ class BiEncoderClassifier(PairClassifier):
         out.update(mean=mean.astype(np.float32), scale=scale.astype(np.float32))
         return out
 
-    def _finetune(self, train: PairDataset) -> None:
-        """Fine-tune a private copy of the encoder on the training pairs."""
+    def _finetune(self, train: PairDataset, ckpt_root: Path | None = None) -> None:
+        """Fine-tune a private copy of the encoder on the training pairs (the shared loop,
+        `models.training.train`: AdamW with weight decay 0.01, warm-up over a tenth of the
+        steps then linear decay, clipping at 1.0); with `ckpt_root`, checkpoints there that a
+        killed run resumes from."""
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -389,55 +420,54 @@ class BiEncoderClassifier(PairClassifier):
         params = [p for p in enc.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.finetune_lr, weight_decay=0.01)
         steps = c.finetune_epochs * int(np.ceil(len(idx) / c.finetune_batch_size))
-        warmup = max(1, steps // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+        sched = lambda_scheduler(opt, CappedWarmupDecay(max(1, steps // 10), steps))
+        perms = EpochDraws(c.seed, lambda g: g.permutation(len(idx)), start=rng)
+
+        def batches(epoch: int) -> list[np.ndarray]:
+            perm = perms.draw(epoch)
+            bs = c.finetune_batch_size
+            out = [perm[i : i + bs] for i in range(0, len(perm), bs)]
+            return [bt for bt in out if len(bt) >= 2] if c.loss == "mnrl" else out
+
+        def batch_loss(bt: np.ndarray) -> torch.Tensor:
+            ea = self._forward(enc, list(a[bt]), device)
+            eb = self._forward(enc, list(b[bt]), device)
+            return self._finetune_loss(ea, eb, y[bt].to(device), soft)
+
+        settings = LoopSettings(
+            epochs=c.finetune_epochs,
+            max_grad_norm=1.0,
+            checkpoint_steps=c.checkpoint_steps,
+            desc="fine-tune",
+            progress=c.progress,
         )
-        enc.train()
         with torch_threads(c.num_threads):
-            for epoch in range(c.finetune_epochs):
-                perm = rng.permutation(len(idx))
-                batches = [
-                    perm[i : i + c.finetune_batch_size]
-                    for i in range(0, len(perm), c.finetune_batch_size)
-                ]
-                if c.loss == "mnrl":
-                    batches = [bt for bt in batches if len(bt) >= 2]
-                bar = progress(batches, desc=f"fine-tune epoch {epoch + 1}", enabled=c.progress)
-                for bt in bar:
-                    ea = self._forward(enc, list(a[bt]), device)
-                    eb = self._forward(enc, list(b[bt]), device)
-                    if c.loss == "mnrl" and soft:
-                        scores = 20.0 * ea @ eb.T
-                        target = torch.arange(len(bt), device=device)
-                        ce = torch.nn.functional.cross_entropy
-                        per = (
-                            ce(scores, target, reduction="none")
-                            + ce(scores.T, target, reduction="none")
-                        ) / 2
-                        w = y[bt].to(device)
-                        loss = (per * w).sum() / w.sum().clamp_min(1e-6)
-                    elif c.loss == "mnrl":
-                        scores = 20.0 * ea @ eb.T
-                        target = torch.arange(len(bt), device=device)
-                        loss = (
-                            torch.nn.functional.cross_entropy(scores, target)
-                            + torch.nn.functional.cross_entropy(scores.T, target)
-                        ) / 2
-                    else:
-                        dist = 1.0 - (ea * eb).sum(dim=1)
-                        yt = y[bt].to(device)
-                        loss = (
-                            yt * dist.pow(2) + (1 - yt) * torch.relu(c.margin - dist).pow(2)
-                        ).mean() / 2
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 1.0)
-                    opt.step()
-                    sched.step()
+            task = Task(batches, batch_loss)
+            run = train_loop(enc, params, opt, sched, task, settings, ckpt_root, self.step_callback)
         enc.eval()
+        self.resumed_step_ = run.resumed_step
+        self.train_seconds_before_ = run.seconds_before  # by earlier processes, when resumed
         self.finetune_pairs_ = len(idx)
         self.finetune_seconds_ = time.perf_counter() - t_start
+
+    def _finetune_loss(self, ea: Any, eb: Any, yt: Any, soft: bool) -> Any:
+        """The fine-tuning loss of a batch's normalised embeddings `ea`, `eb` (targets `yt`):
+        multiple-negatives ranking (each pair weighted by its soft target) or contrastive."""
+        import torch
+
+        c = self.config
+        ce = torch.nn.functional.cross_entropy
+        if c.loss == "mnrl":
+            scores = 20.0 * ea @ eb.T
+            target = torch.arange(len(ea), device=ea.device)
+            if soft:
+                per = (
+                    ce(scores, target, reduction="none") + ce(scores.T, target, reduction="none")
+                ) / 2
+                return (per * yt).sum() / yt.sum().clamp_min(1e-6)
+            return (ce(scores, target) + ce(scores.T, target)) / 2
+        dist = 1.0 - (ea * eb).sum(dim=1)
+        return (yt * dist.pow(2) + (1 - yt) * torch.relu(c.margin - dist).pow(2)).mean() / 2
 
     @staticmethod
     def _forward(enc: SentenceTransformer, texts: list[str], device: Any) -> Any:
