@@ -217,3 +217,18 @@ def test_biencoder_finetuning_resumes_to_identical_numbers(tmp_path: Path) -> No
     a, b = resumed._encoder.state_dict(), straight._encoder.state_dict()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_trainer_state_of_an_earlier_checkpoint_still_loads() -> None:
+    """`trainer_state.json` of a LoRA checkpoint written before the shared loop (no epoch
+    fields) loads, with the new fields at their defaults."""
+    from pairlm.models.training import TrainerState
+
+    old = (
+        '{"step": 5, "epoch": 0, "batch_in_epoch": 5, "best_score": 0.69, "best_step": 3, '
+        '"bad_evals": 0, "stopped_early": false, "done": false, '
+        '"history": [{"step": 1.0, "loss": 0.7}], "train_seconds": 1.5}'
+    )
+    state = TrainerState.from_json(old)
+    assert state.step == 5 and state.batch_in_epoch == 5 and state.best_step == 3
+    assert state.epoch_log == [] and state.epoch_loss == 0.0 and state.best_epoch == -1

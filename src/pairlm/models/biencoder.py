@@ -11,7 +11,8 @@ Each text is embedded on its own; a pair is scored from its two embeddings u, v:
 - `mode="finetune"`: the encoder is first fine-tuned on the training fold — multiple-negatives
   ranking loss on its duplicate pairs (`loss="mnrl"`) or a contrastive loss on all its
   pairs (`loss="contrastive"`) — then scored by cosine (`finetune_scoring="cosine"`) or a
-  head as above (`"head"`).
+  head as above (`"head"`). Fine-tuning runs the shared loop of `pairlm.models.training`;
+  with `checkpoint_dir`, it checkpoints there and a killed run resumes.
 
 Each distinct text is encoded once: embeddings live in a cache keyed by text, so `fit`'s
 validation pass and later `predict_proba` calls reuse them. With a frozen encoder the cache

@@ -15,7 +15,10 @@ safetensors; the base encoder is loaded from `encoder` again) plus the tokenizer
 With `checkpoint_dir`, a finished training is kept there under its fingerprint (config
 without runtime keys, training and validation pairs): a fit with the same config and data
 (the same fold again, or an `ensemble` member matching a run of its own) loads it instead of
-training again, and reports the original training time in `fit_seconds_`.
+training again, and reports the original training time in `fit_seconds_`. A training under
+way checkpoints there too (`<fingerprint>/training/`, every `checkpoint_steps` steps and at
+each epoch's end; the shared loop of `pairlm.models.training`): a killed run started again
+resumes from its last checkpoint and ends with the numbers of an uninterrupted one.
 
 Caveat: all-MiniLM-L6-v2 saw ~100k Quora duplicate triplets in pre-training
 (`MINILM_QQP_CAVEAT`); its QQP figures are optimistic.

@@ -18,7 +18,9 @@ random. The vocabulary comes from the training fold only (`pairlm.models.text`);
 sequence length cap from the training texts (a high percentile, clipped). Training: Adam,
 binary cross-entropy, a random a/b orientation per pair and epoch (the merge is ordered, so
 this teaches it symmetry for free), early stopping on validation log-loss with the best
-epoch's weights kept in memory and restored. Scoring averages both orientations.
+epoch's weights kept in memory and restored (the shared loop of `pairlm.models.training`;
+with `checkpoint_dir`, checkpoints a killed run resumes from). Scoring averages both
+orientations.
 
 Saved as `siamese_cnn.safetensors` (weights) + `vocab.json` + `siamese_cnn.json`.
 """
