@@ -45,6 +45,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fold0 import fold0_parts
+
 _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -138,34 +141,6 @@ def teacher_spec(args: argparse.Namespace) -> dict[str, Any]:
     if args.ckpt_root:
         spec["config"] = rebase_checkpoints(spec["config"], Path(args.ckpt_root).resolve())
     return spec
-
-
-def fold0(n_train: int | None, n_judge: int) -> tuple[Any, Any, Any, Any, Any]:
-    """(train, valid, test, student_valid, judge) of fold 0."""
-    import numpy as np
-
-    from pairlm.data import load_dataset
-    from pairlm.data.splits import (
-        fold_indices,
-        inner_validation_split,
-        kfold_assignment,
-        stratified_subsample,
-    )
-    from pairlm.models.llm.prompting import stratified_cap
-
-    ds = load_dataset("qqp-subset")
-    folds = kfold_assignment(ds, 10, "stratified", 0)
-    train_idx, test_idx = fold_indices(folds, 0)
-    train_all = ds.subset(train_idx)
-    fit_rel, val_rel = inner_validation_split(train_all.label, 0.1, 0, None)
-    train, valid = train_all.subset(fit_rel), train_all.subset(val_rel)
-    if n_train is not None and n_train < len(train):
-        train = train.subset(stratified_subsample(train, n_train, 0))
-    used = stratified_cap(valid, 500, 0)  # what the LoRA member early-stops on
-    rest = valid.subset(np.flatnonzero(~np.isin(valid.pair_id, used.pair_id)))
-    if n_judge < len(rest):
-        rest = rest.subset(stratified_subsample(rest, n_judge, 0))
-    return train, valid, ds.subset(test_idx), used, rest
 
 
 def pools_needed(grid: list[tuple[str, float, str]]) -> dict[str, float]:
@@ -276,7 +251,7 @@ def main() -> None:
     out: dict[str, Any] = json.loads(out_path.read_text()) if out_path.is_file() else {}
     out["command"] = " ".join(["benchmarks/distill_study.py", *sys.argv[1:]])
     out.setdefault("settings", {})
-    train, valid, test, sval, judge = fold0(args.train, args.judge)
+    train, valid, test, sval, judge = fold0_parts(args.train, args.judge)
     spec = teacher_spec(args)
     grid = settings(args.grid)
 

@@ -25,6 +25,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fold0 import fold0_parts
+
 _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 os.environ.setdefault("PAIRLM_DATA_DIR", os.path.normpath(_SHARED))
 
@@ -52,33 +55,6 @@ SETTINGS: dict[str, dict] = {
 }
 
 
-def _fold0(n_train: int, n_judge: int):
-    import numpy as np
-
-    from pairlm.data import load_dataset
-    from pairlm.data.splits import (
-        fold_indices,
-        inner_validation_split,
-        kfold_assignment,
-        stratified_subsample,
-    )
-    from pairlm.models.llm.prompting import stratified_cap
-
-    ds = load_dataset("qqp-subset")
-    folds = kfold_assignment(ds, 10, "stratified", 0)
-    train_idx, _test_idx = fold_indices(folds, 0)  # the test part stays unused
-    train_all = ds.subset(train_idx)
-    fit_rel, val_rel = inner_validation_split(train_all.label, 0.1, 0, None)
-    train, valid = train_all.subset(fit_rel), train_all.subset(val_rel)
-    if n_train < len(train):
-        train = train.subset(stratified_subsample(train, n_train, 0))
-    used = stratified_cap(valid, 500, 0)  # what llm-lora early-stops and thresholds on
-    rest = valid.subset(np.flatnonzero(~np.isin(valid.pair_id, used.pair_id)))
-    if n_judge < len(rest):
-        rest = rest.subset(stratified_subsample(rest, n_judge, 0))
-    return train, valid, rest
-
-
 def run_setting(name: str, n_train: int, n_judge: int, threads: int, backbone: str) -> dict:
     import numpy as np
     import torch
@@ -87,7 +63,7 @@ def run_setting(name: str, n_train: int, n_judge: int, threads: int, backbone: s
     from pairlm.evaluation.metrics import binary_metrics
     from pairlm.models.llm.lora import LLMLoRAClassifier
 
-    train, valid, judge = _fold0(n_train, n_judge)
+    train, valid, _test, _stop, judge = fold0_parts(n_train, n_judge)  # test stays unused
     clf = LLMLoRAClassifier(progress=False, backbone=backbone, **SETTINGS[name])
     t0 = time.perf_counter()
     clf.fit(train, valid)

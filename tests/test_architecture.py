@@ -155,3 +155,43 @@ def test_no_function_is_longer_than_100_lines() -> None:
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
     fixed = sorted(k for k in DEFERRED if k not in _long_functions())
     assert not fixed, f"no longer over the limit, take them out of DEFERRED: {fixed}"
+
+
+RECIPES = ("A model family.", "A dataset reader.", "A metric.", "An HTTP endpoint.")
+
+
+def _recipe(doc: str, title: str) -> str:
+    start = doc.index(f"**{title}**")
+    end = doc.find("\n\n", start)
+    return doc[start : end if end != -1 else len(doc)]
+
+
+def test_the_main_recipes_touch_at_most_three_files_by_hand() -> None:
+    """docs/architecture.md's recipes for a family, a reader, a metric and an endpoint each
+    name at most three files written by hand (the "By hand:" part, up to "Then" or "Only
+    if"), and every file they name exists (placeholders aside)."""
+    import re
+
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for title in RECIPES:
+        text = " ".join(_recipe(doc, title).split())
+        assert "By hand:" in text, title
+        by_hand = re.split(r"\. (?:Then|Only if)", text.split("By hand:", 1)[1])[0]
+        files = {f for f in re.findall(r"`([\w./<>-]+\.(?:py|md|yml))`", by_hand)}
+        assert 0 < len(files) <= 3, (title, sorted(files))
+        for f in files:
+            if "<" not in f:
+                assert (ROOT / f).is_file(), (title, f)
+
+
+def test_every_reader_format_and_endpoint_is_documented() -> None:
+    """The generated formats and endpoints tables have what they need for each entry."""
+    pytest.importorskip("fastapi")
+    from pairlm.data.readers.api import FORMAT_DOCS, READERS
+    from pairlm.serve.routes import endpoint_rows
+
+    assert set(FORMAT_DOCS) == set(READERS)
+    rows = endpoint_rows()
+    assert len(rows) >= 7
+    assert all(what for _, what, _ in rows), "a route without a docstring"
+    assert ("POST /v1/score", "--reranker") in {(r, n.strip("`")) for r, _, n in rows}

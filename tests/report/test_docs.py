@@ -93,3 +93,36 @@ def test_pairlm_models_family_prints_every_key(capsys: pytest.CaptureFixture[str
     assert "Inverse L2 strength of the logistic regression" in out
     with pytest.raises(SystemExit, match="unknown model family"):
         main(["models", "no-such-family"])
+
+
+def test_a_new_family_gets_its_page_index_row_and_nav_entry(tmp_path, monkeypatch) -> None:
+    """The family recipe of docs/architecture.md: the family's module, its registry entry
+    and its tiny test model are written by hand; `python -m pairlm.report.docs` does the rest
+    (its page with the config table, its row in docs/models/index.md, its nav entry)."""
+    import shutil
+
+    from pairlm.models import registry
+    from pairlm.report import docs
+
+    for d in ("docs", "configs"):
+        shutil.copytree(REPO_ROOT / d, tmp_path / d)
+    for f in ("README.md", "mkdocs.yml"):
+        shutil.copy(REPO_ROOT / f, tmp_path / f)
+    for s in docs.committed_summaries(REPO_ROOT):
+        (tmp_path / s.relative_to(REPO_ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(s, tmp_path / s.relative_to(REPO_ROOT))
+    monkeypatch.setitem(
+        registry._FAMILIES,
+        "toy-family",
+        registry.FamilyInfo("pairlm.models.lexical:LexicalClassifier", "a toy family"),
+    )
+    assert docs.main(["--root", str(tmp_path), "--check"]) == 1  # its page is missing
+    assert docs.main(["--root", str(tmp_path)]) == 0
+    page = (tmp_path / "docs/models/toy-family.md").read_text(encoding="utf-8")
+    assert page.startswith("# toy-family\n\nA toy family.")
+    assert "| `C` |" in page  # the config table (the lexical config, here)
+    index = (tmp_path / "docs/models/index.md").read_text(encoding="utf-8")
+    assert "| `toy-family` | a toy family | [toy-family](toy-family.md) |" in index
+    nav = (tmp_path / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "      - toy-family: models/toy-family.md\n      # pairlm:nav-models:end" in nav
+    assert docs.main(["--root", str(tmp_path), "--check"]) == 0

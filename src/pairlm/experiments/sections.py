@@ -47,8 +47,8 @@ class DataTable:
     """A registered dataset name (`pairlm data list`) or a file path, relative to the
     experiment file."""
     format: str = "auto"
-    """Reader format: quora, glue-qqp, glue-qqp-test, glue-qqp-headerless, bimpm, mrpc, stsb,
-    csv, tsv, jsonl, parquet, or "auto" (detected from the file)."""
+    """Reader format, one of the formats table of the data page (`docs/data.md`), or "auto"
+    (detected from the file)."""
     policy: str = "skip"
     """Bad rows: "skip" (dropped, counted in the validation report and written to a side file)
     or "error" (the first one stops the run)."""

@@ -43,20 +43,21 @@ _LLM_NEEDS = ("torch", "transformers", "gguf")
 _FAMILIES: dict[str, FamilyInfo | str] = {
     "lexical": FamilyInfo(
         "pairlm.models.lexical:LexicalClassifier",
-        "TF-IDF word/char cosines, overlap and fuzzy features, |a-b| vectors -> logistic regression",
+        "TF-IDF word and char cosines, overlap and fuzzy features, |a−b| and a⊙b of the TF-IDF "
+        "vectors → logistic regression",
         1.5,
         requires=("sklearn",),
     ),
     "siamese-cnn": FamilyInfo(
         "pairlm.models.siamese_cnn:SiameseCNNClassifier",
-        "the authors' earlier Siamese CNN on GloVe 6B 50d embeddings",
+        "the S-CNN of the authors' earlier study on GloVe 6B 50d",
         1.5,
         ("torch", "models"),
         ("torch",),
     ),
     "biencoder": FamilyInfo(
         "pairlm.models.biencoder:BiEncoderClassifier",
-        "all-MiniLM-L6-v2 sentence embeddings with a small head (or cosine, or fine-tuned)",
+        "all-MiniLM-L6-v2 sentence embeddings: cosine, a head, or fine-tuned",
         1.5,
         ("torch", "models"),
         ("torch", "sentence_transformers"),
@@ -64,7 +65,7 @@ _FAMILIES: dict[str, FamilyInfo | str] = {
     ),
     "crossencoder": FamilyInfo(
         "pairlm.models.crossencoder:CrossEncoderClassifier",
-        "MiniLM cross-encoder: both texts in one pass, fine-tuned (full or LoRA)",
+        "MiniLM with a new classification head, full fine-tuning or LoRA",
         2.5,
         ("torch", "models"),
         ("torch", "transformers"),
@@ -72,7 +73,7 @@ _FAMILIES: dict[str, FamilyInfo | str] = {
     ),
     "llm-zeroshot": FamilyInfo(
         "pairlm.models.llm.prompting:LLMZeroShotClassifier",
-        "causal LLM asked whether two questions are duplicates (no task training)",
+        "a causal LLM asked whether two questions are duplicates",
         2.0,
         ("torch", "models"),
         _LLM_NEEDS,
@@ -80,7 +81,7 @@ _FAMILIES: dict[str, FamilyInfo | str] = {
     ),
     "llm-fewshot": FamilyInfo(
         "pairlm.models.llm.prompting:LLMFewShotClassifier",
-        "causal LLM prompted with n labelled demonstrations from the training data",
+        "the same with n demonstrations from the training fold",
         2.5,
         ("torch", "models"),
         _LLM_NEEDS,
@@ -96,14 +97,14 @@ _FAMILIES: dict[str, FamilyInfo | str] = {
     ),
     "ensemble": FamilyInfo(
         "pairlm.models.ensemble:EnsembleClassifier",
-        "logistic-regression stack of member families, fitted on validation predictions",
+        "a logistic-regression stack of member families",
         7.0,
         note="costs the sum of its members (a LoRA member with checkpoint_dir reuses its run)",
     ),
     # Lives above the models (beside search, whose kNN code it reuses): `pairlm.distill`.
     "distill": FamilyInfo(
         "pairlm.distill.family:DistillClassifier",
-        "a fast student trained on gold plus teacher-labelled silver pairs (Augmented SBERT)",
+        "a fast student trained on gold pairs plus silver pairs a teacher labelled (Augmented SBERT)",
         8.0,
         ("search", "distill"),
         ("faiss", "bm25s"),

@@ -10,7 +10,13 @@ Each sits in a hand-written page between `<!-- pairlm:NAME:begin -->` and
 - `results-NAME` in `docs/results/NAME.md`: every run and comparison of
   `results/NAME/summary.json`;
 - `headline` in `README.md` and `docs/results/index.md`: the "which model" table;
-- `behaviour-tests` in `docs/behaviour.md`: every test of the behavioural suite.
+- `behaviour-tests` in `docs/behaviour.md`: every test of the behavioural suite;
+- `endpoints` in `docs/service.md`: every HTTP route, from its function's docstring;
+- `formats` in `docs/data.md`: every reader format (`data.readers.api.FORMAT_DOCS`);
+- `families` in `docs/models/index.md`: every family pairlm ships, with its registry
+  description and page, and `nav-models` in `mkdocs.yml` (YAML comment markers): their
+  pages in the site's navigation. A family without a page gets one (`family_page`: its
+  description, note and config table; the prose around them is the author's to add).
 
 The tables come from the code (`pairlm.configdoc`: key, type, default, attribute docstring)
 and the committed summaries. Regenerate them with
@@ -69,9 +75,10 @@ def family_config(family: str) -> type:
 
 def shipped_families() -> list[str]:
     """The families pairlm ships (a plug-in registered at run time is not documented here)."""
-    from pairlm.models.registry import available, info
+    from pairlm.models.registry import info, targets
 
-    return [f for f in available() if info(f).target.startswith("pairlm.")]
+    # in the registry's order (simplest first), not alphabetical
+    return [f for f in targets() if info(f).target.startswith("pairlm.")]
 
 
 def config_classes() -> dict[str, type]:
@@ -81,6 +88,57 @@ def config_classes() -> dict[str, type]:
     out.update({f"config-experiment-{n}": cls for n, cls in experiment_sections()})
     out["config-serve"] = serve_config()
     return out
+
+
+def families_table() -> str:
+    """`docs/models/index.md`'s table: every shipped family, what it is, its page."""
+    from pairlm.models.registry import info
+
+    rows = ["| family | what | page |", "|---|---|---|"]
+    for f in shipped_families():
+        what = info(f).description.replace("|", "\\|")
+        rows.append(f"| `{f}` | {what} | [{f}]({f}.md) |")
+    return "\n".join(rows)
+
+
+def formats_table() -> str:
+    """`docs/data.md`'s table of the reader formats (`data.readers.api.FORMAT_DOCS`)."""
+    from pairlm.data.readers.api import FORMAT_DOCS, READERS
+
+    rows = ["| format | what | columns |", "|---|---|---|"]
+    for fmt in READERS:
+        what, columns = FORMAT_DOCS[fmt]
+        rows.append(f"| `{fmt}` | {what} | {columns} |")
+    return "\n".join(rows)
+
+
+def endpoints_table() -> str:
+    """`docs/service.md`'s table of the HTTP endpoints, from the route functions' docstrings
+    (`serve.routes.endpoint_rows`)."""
+    from pairlm.serve.routes import endpoint_rows
+
+    rows = ["| method and path | what | needs |", "|---|---|---|"]
+    rows += [f"| `{route}` | {what} | {needs} |" for route, what, needs in endpoint_rows()]
+    return "\n".join(rows)
+
+
+def models_nav() -> str:
+    """`mkdocs.yml`'s navigation entries of the family pages (inside "Model families")."""
+    return "\n".join(f"      - {f}: models/{f}.md" for f in shipped_families())
+
+
+def family_page(family: str) -> str:
+    """The first version of a family's page, for a family that has none: its registry
+    description and note, and an empty config block (`write` fills it)."""
+    from pairlm.models.registry import info
+
+    fi = info(family)
+    note = f"\n\n{fi.note[0].upper()}{fi.note[1:]}." if fi.note else ""
+    block = f"config-{family}"
+    return (
+        f"# {family}\n\n{fi.description[0].upper()}{fi.description[1:]}.{note}\n\n"
+        f"## Configuration\n\n<!-- pairlm:{block}:begin -->\n<!-- pairlm:{block}:end -->\n"
+    )
 
 
 def config_page(block: str) -> str:
@@ -150,7 +208,18 @@ def all_blocks(root: Path) -> dict[str, dict[str, str]]:
     for page, blocks in results_blocks(root, committed_summaries(root)).items():
         pages.setdefault(page, {}).update(blocks)
     pages.setdefault("docs/behaviour.md", {})["behaviour-tests"] = behaviour_tests_table()
+    pages.setdefault("docs/models/index.md", {})["families"] = families_table()
+    pages.setdefault("mkdocs.yml", {})["nav-models"] = models_nav()
+    pages.setdefault("docs/data.md", {})["formats"] = formats_table()
+    pages.setdefault("docs/service.md", {})["endpoints"] = endpoints_table()
     return pages
+
+
+def _new_page(page: str) -> str | None:
+    """The first version of a generated page that does not exist yet (a family's), else None."""
+    if page.startswith("docs/models/") and page != "docs/models/index.md":
+        return family_page(page.removeprefix("docs/models/").removesuffix(".md"))
+    return None
 
 
 def write(root: Path, pages: dict[str, dict[str, str]]) -> list[str]:
@@ -158,9 +227,10 @@ def write(root: Path, pages: dict[str, dict[str, str]]) -> list[str]:
     changed = []
     for page, blocks in pages.items():
         path = root / page
-        text = path.read_text(encoding="utf-8")
+        first = None if path.is_file() else _new_page(page)
+        text = first if first is not None else path.read_text(encoding="utf-8")
         new = replace_blocks(text, blocks, page)
-        if new != text:
+        if new != text or first is not None:
             path.write_text(new, encoding="utf-8")
             changed.append(page)
     return changed

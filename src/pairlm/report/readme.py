@@ -140,8 +140,13 @@ def headline(summary: dict[str, Any], shipped: dict[str, dict[str, Any]]) -> str
 
 
 def _pattern(name: str) -> re.Pattern[str]:
+    """A block between `<!-- pairlm:NAME:begin -->` and `<!-- pairlm:NAME:end -->` lines
+    (Markdown) or `# pairlm:NAME:begin` and `# pairlm:NAME:end` comment lines (YAML, where
+    the markers may be indented)."""
     n = re.escape(name)
-    return re.compile(rf"(<!-- pairlm:{n}:begin -->\n)(.*?)(<!-- pairlm:{n}:end -->)", re.S)
+    begin = rf"(?:<!-- pairlm:{n}:begin -->|[ \t]*# pairlm:{n}:begin[^\n]*)"
+    end = rf"[ \t]*(?:<!-- pairlm:{n}:end -->|# pairlm:{n}:end)"
+    return re.compile(rf"({begin}\n)(.*?)({end})", re.S)
 
 
 def _name(summary_path: Path) -> str:

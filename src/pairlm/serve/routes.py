@@ -11,10 +11,12 @@ so a router can be tested alone: mount it on a bare `FastAPI()` whose ``state.pa
 from __future__ import annotations
 
 import hmac
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 
 from pairlm.serve.config import ServeConfig
 from pairlm.serve.metrics import CONTENT_TYPE, Metrics
@@ -111,6 +113,8 @@ status = APIRouter()
 
 @status.get("/health", response_model=HealthResponse)
 def health(state: State) -> JSONResponse:
+    """`status` (`ok`, `loading`, `error`), `ready`, the index's size and type, the encoder,
+    the reranker, the load error."""
     idx = state.index
     body = HealthResponse(
         status="error" if state.error else ("ok" if state.ready.is_set() else "loading"),
@@ -128,6 +132,7 @@ def health(state: State) -> JSONResponse:
 def metrics_endpoint(
     state: State, metrics: Annotated[Metrics, Depends(current_metrics)]
 ) -> PlainTextResponse:
+    """Prometheus metrics."""
     idx = state.index
     metrics.set_gauge(
         "pairlm_ready",
@@ -150,6 +155,11 @@ scoring = APIRouter()
 
 @scoring.post("/v1/score", response_model=ScoreResponse)
 def score(req: ScoreRequest, state: State) -> ScoreResponse:
+    """P(duplicate) of each pair: `{"pairs": [{"id": "q1", "text_a": "...", "text_b": "..."}],
+    "threshold": 0.5}` (`id` and `threshold` optional); each answer in request order with its
+    `position`, the `id` when given, `probability` and `duplicate`.
+
+    Needs: `--reranker`"""
     check_limits(state.config, [t for p in req.pairs for t in (p.text_a, p.text_b)])
     state.require_loaded()
     if state.reranker is None:
@@ -176,6 +186,10 @@ retrieval = APIRouter()
 
 @retrieval.post("/v1/search", response_model=SearchResponse)
 def search(req: SearchRequest, state: State) -> SearchResponse:
+    """Nearest documents of `text` (or each of `texts`): `top_k`, `rerank` (score the hits
+    with the reranker and drop those under the threshold), `threshold`, `min_score`.
+
+    Needs: `--index`"""
     if (req.text is None) == (req.texts is None):
         raise HTTPException(422, "give exactly one of 'text' or 'texts'")
     texts = [req.text] if req.text is not None else list(req.texts or [])
@@ -207,6 +221,11 @@ def search(req: SearchRequest, state: State) -> SearchResponse:
 
 @retrieval.post("/v1/match", response_model=MatchResponse)
 def match_endpoint(req: MatchRequest, state: State) -> MatchResponse:
+    """The best candidates for each query, documents split into passages: `queries`,
+    `candidates` (omitted: the index's documents), `top_k`, `pool` (`"max"` or `"mean"`),
+    `top_n`, `rerank` ([matching](search.md#matching)).
+
+    Needs: `--index`"""
     cfg = state.config
     check_limits(cfg, [d.text for d in req.queries] + [d.text for d in req.candidates or []])
     k = top_k(cfg, req.top_k)
@@ -266,6 +285,10 @@ documents = APIRouter(dependencies=[Depends(require_key)])
 
 @documents.post("/v1/documents", response_model=DocumentsResponse)
 def add_documents(req: DocumentsRequest, state: State) -> DocumentsResponse:
+    """Add `{"documents": [{"id": "...", "text": "..."}]}` to the index (durable when the
+    request returns).
+
+    Needs: `--index`, the API key"""
     check_limits(state.config, [d.text for d in req.documents])
     index = state.require()
     n = index.add([d.id for d in req.documents], [d.text for d in req.documents])
@@ -274,6 +297,9 @@ def add_documents(req: DocumentsRequest, state: State) -> DocumentsResponse:
 
 @documents.delete("/v1/documents/{doc_id}", response_model=DeleteResponse)
 def delete_document(doc_id: str, state: State) -> DeleteResponse:
+    """Delete a document.
+
+    Needs: `--index`, the API key"""
     index = state.require()
     if index.delete([doc_id]) == 0:
         raise HTTPException(404, f"no document with id {doc_id!r}")
@@ -282,3 +308,32 @@ def delete_document(doc_id: str, state: State) -> DeleteResponse:
 
 ROUTERS = (status, scoring, retrieval, documents)
 """Every router, in the order the app includes them (the order of its routes)."""
+
+ORDER = ("/v1/score", "/v1/search", "/v1/match", "/v1/documents", "/health", "/metrics")
+"""The endpoints table's order in `docs/service.md` (the API first); routes not named here
+follow in `ROUTERS` order."""
+
+
+def endpoint_rows() -> list[tuple[str, str, str]]:
+    """(`METHOD /path`, what it does, what it needs) of every route, from the route
+    functions' docstrings (first paragraph; a "Needs:" line), for the service page's table
+    (`pairlm.report.docs`)."""
+    rows = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            doc = inspect.cleandoc(route.endpoint.__doc__ or "")
+            paras = doc.split("\n\n")
+            what = " ".join(paras[0].split())
+            needs = next(
+                (p.removeprefix("Needs:").strip() for p in paras if p.startswith("Needs:")), ""
+            )
+            for method in sorted(route.methods or ()):
+                rows.append((f"{method} {route.path}", what, needs))
+
+    def key(r: tuple[str, str, str]) -> int:
+        path = r[0].split(" ", 1)[1]
+        return next((i for i, p in enumerate(ORDER) if path.startswith(p)), len(ORDER))
+
+    return sorted(rows, key=key)

@@ -88,10 +88,15 @@ def test_scoring_through_the_split_equals_the_plain_cached_path(tiny, monkeypatc
     monkeypatch.setattr(
         pa, "shared_prefix_attention", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
+    masks = []
+    real_masks = pa.suffix_masks
+    monkeypatch.setattr(pa, "suffix_masks", lambda *a: masks.append(1) or real_masks(*a))
     before = tiny.model.config._attn_implementation
     split = PromptScorer(tiny.model, tok, ans, batch_size=3).score(parts)
     assert calls, "the shared-prefix path did not run"
     assert tiny.model.config._attn_implementation == before  # restored
+    # the suffix mask is built at most once per forward pass, not once per layer
+    assert 0 < len(masks) <= len(calls) // tiny.model.config.num_hidden_layers
     n = len(calls)
     plain = PromptScorer(tiny.model, tok, ans, batch_size=3, shared_prefix_attention=False).score(
         parts

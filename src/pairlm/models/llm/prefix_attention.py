@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,8 +41,20 @@ import torch
 NAME = "pairlm_shared_prefix"
 """The attention implementation's registered name (transformers' `AttentionInterface`)."""
 
-_PREFIX: contextvars.ContextVar[Sequence[tuple[torch.Tensor, torch.Tensor]] | None] = (
-    contextvars.ContextVar("pairlm_shared_prefix", default=None)
+
+@dataclass
+class _Prefix:
+    """The prefix's per-layer keys and values, and the last batch's suffix mask: every layer
+    of one forward pass gets the same mask tensor, so it is turned into the kernel's form
+    once per batch, not once per layer."""
+
+    kv: Sequence[tuple[torch.Tensor, torch.Tensor]]
+    mask_of: tuple[Any, ...] | None = None
+    masks: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+_PREFIX: contextvars.ContextVar[_Prefix | None] = contextvars.ContextVar(
+    "pairlm_shared_prefix", default=None
 )
 _registered = False
 _FUSED_DEVICES = ("cpu",)
@@ -66,8 +79,36 @@ def _attention(
         return sdpa_attention_forward(  # type: ignore[no-any-return]
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
-    pk, pv = prefix[module.layer_idx]
-    return shared_prefix_attention(query, key, value, attention_mask, pk, pv, scaling), None
+    pk, pv = prefix.kv[module.layer_idx]
+    b, t, s = query.shape[0], query.shape[2], key.shape[2]
+    # The mask object itself is part of the key (held, so its id cannot be reused meanwhile).
+    of = (attention_mask, b, t, s, query.dtype, query.device)
+    if prefix.masks is None or prefix.mask_of is None or not _same(prefix.mask_of, of):
+        prefix.mask_of, prefix.masks = of, suffix_masks(attention_mask, b, t, s, query)
+    out = shared_prefix_attention(
+        query, key, value, attention_mask, pk, pv, scaling, masks=prefix.masks
+    )
+    return out, None
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a[0] is b[0] and a[1:] == b[1:]
+
+
+def suffix_masks(
+    mask: torch.Tensor | None, b: int, t: int, s: int, query: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The suffix part's (B, 1, T, S) boolean mask (True = attend) and the same as an
+    additive bias in the query's dtype, from transformers' mask over the batch's own keys.
+
+    A query sees the whole prefix, so a suffix row with nothing to attend to (left padding)
+    is still well defined; it is given its own position so the fused kernel's row is too."""
+    allowed = _allowed(mask, b, t, s, query.device)
+    own = torch.zeros(t, s, dtype=torch.bool, device=query.device)
+    own[torch.arange(t), torch.arange(s - t, s)] = True
+    allowed = allowed | own
+    bias = torch.zeros(allowed.shape, dtype=query.dtype, device=query.device)
+    return allowed, bias.masked_fill(~allowed, float("-inf"))
 
 
 def shared_prefix_attention(
@@ -78,6 +119,8 @@ def shared_prefix_attention(
     prefix_key: torch.Tensor,
     prefix_value: torch.Tensor,
     scaling: float | None = None,
+    *,
+    masks: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Softmax attention of `query` (B, H, T, d) over (prefix, own keys), as (B, T, H, d).
 
@@ -88,24 +131,18 @@ def shared_prefix_attention(
 
     On CPU both parts run in torch's fused flash-attention kernel, which also returns each
     row's log-sum-exp (what the merge needs); elsewhere in plain products (`_parts_matmul`).
+    `masks`: `suffix_masks` of `mask` when the caller already has them.
     """
     b, h, t, d = query.shape
     kvh, s = key.shape[1], key.shape[2]
     g = h // kvh
     scale = d**-0.5 if scaling is None else scaling
-    allowed = _allowed(mask, b, t, s, query.device)
-    # A query sees the whole prefix, so a suffix row with nothing to attend to (left padding)
-    # is still well defined; give it its own position so the fused kernel's row is too.
-    own = torch.zeros(t, s, dtype=torch.bool, device=query.device)
-    own[torch.arange(t), torch.arange(s - t, s)] = True
-    allowed = allowed | own
+    allowed, bias = masks if masks is not None else suffix_masks(mask, b, t, s, query)
     q = query.reshape(b, kvh, g, t, d).transpose(0, 1).reshape(1, kvh, b * g * t, d)
     if query.device.type in _FUSED_DEVICES:
         flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
         op, lp = flash(q, prefix_key, prefix_value, 0.0, False, scale=scale)
         ks, vs = key.repeat_interleave(g, 1), value.repeat_interleave(g, 1)
-        bias = torch.zeros(allowed.shape, dtype=query.dtype, device=query.device)
-        bias = bias.masked_fill(~allowed, float("-inf"))
         os_, ls = flash(query.contiguous(), ks, vs, 0.0, False, attn_mask=bias, scale=scale)
     else:
         op, lp, os_, ls = _parts_matmul(
@@ -200,7 +237,7 @@ def prefix_attention(
     register()
     cfg = _config(model)
     before = cfg._attn_implementation
-    token = _PREFIX.set(prefix_kv)
+    token = _PREFIX.set(_Prefix(prefix_kv))
     cfg._attn_implementation = NAME
     try:
         yield

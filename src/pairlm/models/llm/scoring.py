@@ -19,6 +19,7 @@ model that has adapters): the same prompts, the same answer tokens, a loss at th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -371,7 +372,7 @@ class PromptScorer:
             context = (
                 prefix_attention.prefix_attention(self.model, prefix_kv)
                 if split and prefix_kv is not None
-                else _null()
+                else contextlib.nullcontext()
             )
             with context:
                 for batch_idx in _chunks(order, self.batch_size):
@@ -481,12 +482,6 @@ class PromptScorer:
         lp = out.logits.float().log_softmax(-1)
         target = torch.tensor(s[1:], dtype=torch.long, device=dev).expand(n, k)
         return lp.gather(-1, target.unsqueeze(-1)).squeeze(-1).sum(-1)
-
-
-def _null() -> Any:
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def _chunks(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
