@@ -76,6 +76,34 @@ def test_submission_has_a_line_per_test_pair_in_order(tmp_path: Path) -> None:
     assert saved["task"] == "qqp" and saved["submission"].endswith("QQP.tsv")
 
 
+def test_dev_and_test_pairs_are_held_out_from_training(tmp_path: Path, monkeypatch) -> None:
+    """As in cross-validation, the model is told before `fit` which pairs it must not train
+    on or score while fitting (what the distill family's silver pairs leave out)."""
+    from pairlm.models.base import PairClassifier
+
+    train, dev = _toy_rows(120, 0, 0), _toy_rows(40, 1, 1000)
+    test = [(i, a, b) for i, (_, _, _, a, b, _) in enumerate(_toy_rows(30, 2, 5000))]
+    d = _write_qqp_dir(tmp_path / "QQP", train, dev, test)
+    calls: list[tuple[set, bool]] = []
+    real_hold, real_fit = PairClassifier.hold_out, PairClassifier.fit
+
+    def hold(self, pairs):
+        calls.append((set(zip(pairs.text_a, pairs.text_b)), False))
+        return real_hold(self, pairs)
+
+    def fit(self, *a, **k):
+        calls.append((set(), True))
+        return real_fit(self, *a, **k)
+
+    monkeypatch.setattr(PairClassifier, "hold_out", hold)
+    monkeypatch.setattr(PairClassifier, "fit", fit)
+    run_glue("qqp", d, "lexical", TINY, tmp_path / "out", save_model=False)
+    assert [is_fit for _, is_fit in calls] == [False, True]  # held out before fitting
+    held = calls[0][0]
+    assert {(r[3], r[4]) for r in dev} <= held
+    assert {(r[1], r[2]) for r in test} <= held
+
+
 def test_write_submission_fills_missing_rows(tmp_path: Path) -> None:
     n = write_submission(tmp_path / "s.tsv", np.array([2, 0]), np.array([1, 0]), 4, fill=1)
     assert n == 2

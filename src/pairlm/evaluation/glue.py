@@ -154,6 +154,11 @@ def run_glue(
         len(fit_part),
         len(valid_part),
     )
+    held = [s for s in (splits.get("dev"), splits.get("test")) if s is not None and len(s)]
+    if held:  # a family that makes its own training pairs (distill) leaves these out
+        from pairlm.data.pairs import concat
+
+        model.hold_out(concat(held, name=f"{task}-dev+test"))
     model.fit(fit_part, valid_part)
     fit_s = model.fit_seconds_
     thr = float(model.threshold_)
