@@ -167,3 +167,25 @@ def test_packaged_minilm_cosine() -> None:
     m = BiEncoderClassifier(mode="cosine", progress=False).fit(pairs, pairs)
     p = m.predict_proba(pairs)
     assert p[0] > p[1] and p[2] > p[3]
+
+
+def test_a_saved_biencoder_model_names_its_sentence_encoder(
+    tiny_encoder: str, tmp_path: pathlib.Path
+) -> None:
+    """`resolve_encoder` (what `pairlm index build --encoder` and `serve --encoder` read)
+    takes a saved bi-encoder model: its fine-tuned encoder, else the one its config names;
+    another family's saved model is refused by name."""
+    from pairlm.errors import ConfigError
+    from pairlm.models.encoders import resolve_encoder
+    from pairlm.models.registry import create
+
+    train = make_toy_pairs(60, seed=1)
+    tuned = model(tiny_encoder, mode="finetune", finetune_batch_size=8, max_train_pairs=40)
+    tuned.fit(train).save(tmp_path / "tuned")
+    assert resolve_encoder(str(tmp_path / "tuned")) == str(tmp_path / "tuned" / "encoder")
+    model(tiny_encoder, mode="cosine").fit(train).save(tmp_path / "frozen")
+    assert resolve_encoder(str(tmp_path / "frozen")) == tiny_encoder
+    lex = create("lexical", {"max_word_features": 200, "max_char_features": 200, "n_bins": 4})
+    lex.fit(train).save(tmp_path / "lex")
+    with pytest.raises(ConfigError, match="saved lexical model, not a sentence encoder"):
+        resolve_encoder(str(tmp_path / "lex"))

@@ -55,10 +55,32 @@ def packaged_minilm_path() -> Path:
 
 
 def resolve_encoder(name_or_path: str | None = None) -> str:
-    """Map an encoder name to a loadable path: the packaged MiniLM for its aliases, else as given."""
+    """Map an encoder name to a loadable path: the packaged MiniLM for its aliases; for a saved
+    pairlm bi-encoder model (a distilled student among them) the sentence encoder it scores
+    with (its fine-tuned `encoder/` folder, else the encoder its config names); else as given.
+    Another saved pairlm model is a ConfigError naming it."""
     if name_or_path is None or name_or_path.lower() in _ALIASES:
         return str(packaged_minilm_path())
+    path = Path(name_or_path)
+    if (path / "pairlm_model.json").is_file():
+        return _encoder_of_saved_model(path)
     return name_or_path
+
+
+def _encoder_of_saved_model(path: Path) -> str:
+    from pairlm.errors import ConfigError
+    from pairlm.models.base import read_model_meta
+
+    meta = read_model_meta(path)
+    if meta["family"] != "biencoder":
+        raise ConfigError(
+            f"{path} is a saved {meta['family']} model, not a sentence encoder: give a saved "
+            "biencoder model (a distilled bi-encoder student is one) or a sentence-transformers "
+            "folder or name"
+        )
+    if (path / "encoder").is_dir():  # fine-tuned: biencoder.ENCODER_DIR
+        return str(path / "encoder")
+    return resolve_encoder(meta["config"].get("encoder"))
 
 
 @lru_cache(maxsize=4)

@@ -60,7 +60,10 @@ def _column_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-_ENCODER_HELP = "sentence-transformers model dir or name (default: packaged all-MiniLM-L6-v2)"
+_ENCODER_HELP = (
+    "sentence-transformers model dir or name, or a saved pairlm biencoder model (a distilled "
+    "student too) (default: packaged all-MiniLM-L6-v2)"
+)
 
 
 def _reranker_args(p: argparse.ArgumentParser) -> None:
