@@ -169,7 +169,10 @@ def resolve_keys(
     for key, value in data.items():
         name = names[key]
         if name in out:
-            raise ConfigError(f"{cls.__name__}: {key!r} is {name!r} (renamed); give only {name!r}")
+            raise ConfigError(
+                f"{cls.__name__}: {name!r} is given twice (also as its earlier name "
+                f"{stored_key(fields[name])!r}); give only {name!r}"
+            )
         current = _from_stored_value(fields[name], value)
         if warn and (key != name or current is not value):
             warnings.warn(
