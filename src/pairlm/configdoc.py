@@ -39,6 +39,8 @@ class FieldDoc:
     """The attribute docstring on one line ("" when the field has none)."""
     owner: str
     """The class that declares the field (a base class for inherited keys)."""
+    formerly: str = ""
+    """The key's earlier name, still read (field metadata "stored_as"; "" when none)."""
 
 
 def _docstrings(cls: type) -> tuple[dict[str, str], dict[str, str]]:
@@ -123,7 +125,8 @@ def field_docs(cls: type) -> list[FieldDoc]:
     out = []
     for f in sorted(fields, key=lambda f: (own.get(f.name, (99,))[0], order[f.name])):
         _, owner, doc, typ = own.get(f.name, (99, cls.__name__, "", str(f.type)))
-        out.append(FieldDoc(f.name, typ, _default(f), doc, owner))
+        old = f.metadata.get("stored_as") or ""
+        out.append(FieldDoc(f.name, typ, _default(f), doc, owner, "" if old == f.name else old))
     return out
 
 
@@ -144,5 +147,6 @@ def markdown_table(cls: type) -> str:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for d in field_docs(cls):
         default = "*required*" if d.default == "required" else f"`{d.default}`"
-        lines.append(f"| `{d.key}` | `{d.type}` | {default} | {_cell(d.doc)} |")
+        doc = d.doc + (f" Formerly `{d.formerly}` (still read)." if d.formerly else "")
+        lines.append(f"| `{d.key}` | `{d.type}` | {default} | {_cell(doc)} |")
     return "\n".join(lines)

@@ -66,7 +66,7 @@ def _identity(m: dict[str, Any]) -> dict[str, Any]:
 
     if "family" not in m:
         return dict(m)
-    cfg = get_family(m["family"]).config_cls.from_dict(dict(m.get("config", {})))
+    cfg = get_family(m["family"]).config_cls.from_dict(dict(m.get("config", {})), stored=True)
     return {"family": m["family"], "config": cfg.identity_dict()}
 
 

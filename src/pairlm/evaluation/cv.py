@@ -236,7 +236,7 @@ def config_identity(family: str, config: dict[str, Any]) -> dict[str, Any]:
     (threads, device, checkpoint folder...), so that two spellings of one run compare equal."""
     from pairlm.models.registry import get_family
 
-    return dict(get_family(family).config_cls.from_dict(dict(config)).identity_dict())
+    return dict(get_family(family).config_cls.from_dict(dict(config), stored=True).identity_dict())
 
 
 def open_run(

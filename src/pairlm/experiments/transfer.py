@@ -90,7 +90,7 @@ def open_transfer(
             tprep.split_key,
             protocol.to_dict(),
             [*caveats, f"transfer: trained on {source_name}, scored on {tprep.name}"],
-            canonical=lambda c: cls.config_cls.from_dict(c).identity_dict(),
+            canonical=lambda c: cls.config_cls.from_dict(c, stored=True).identity_dict(),
         )
         store.put_transfer(run.run_id, source_name, src.split_key, tprep.name)
         runs.append((run, tprep))

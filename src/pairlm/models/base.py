@@ -10,6 +10,7 @@ Rules (scikit-learn's, adapted):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import json
@@ -17,6 +18,7 @@ import logging
 import time
 import types
 import typing
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -64,49 +66,123 @@ class ModelConfig:
             )
 
     def _coerce_types(self) -> None:
-        """Check every field against its annotation (TOML/JSON give ints for floats, lists for tuples)."""
+        """Check every field against its annotation (TOML/JSON give ints for floats, lists for
+        tuples); a field's earlier spelling of a value (`renamed`'s `values`) becomes its own."""
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+            value = _from_stored_value(f, getattr(self, f.name))
             hint = hints.get(f.name)
             if hint is None:
+                setattr(self, f.name, value)
                 continue
             setattr(self, f.name, _coerce(f.name, value, hint))
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        """The config as it is stored (saved models, fingerprints, run identities): each key
+        under its `stored_key` (a renamed field keeps the name it was first stored under, its
+        values their earlier spelling), so what earlier runs stored and hashed stays the same."""
+        values = dataclasses.asdict(self)
+        d: dict[str, Any] = {}
         # Options added after models were saved and runs fingerprinted (augment, symmetric)
         # are left out at their defaults, so those fingerprints and files stay the same.
         for f in dataclasses.fields(self):
-            if f.metadata.get("omit_default") and d.get(f.name) == f.default:
-                del d[f.name]
+            if f.metadata.get("omit_default") and values[f.name] == f.default:
+                continue
+            d[stored_key(f)] = _to_stored_value(f, values[f.name])
         return d
 
     def identity_dict(self) -> dict[str, Any]:
         """`to_dict` without the `runtime_keys`: what a run or a training checkpoint is."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.runtime_keys}
+        runtime = {stored_key(f) for f in dataclasses.fields(self) if f.name in self.runtime_keys}
+        return {k: v for k, v in self.to_dict().items() if k not in runtime}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) for {cls.__name__}: {', '.join(unknown)}; "
-                f"valid keys: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], *, stored: bool = False) -> Self:
+        """The config of `data`'s keys. A key's earlier name (and a value's earlier spelling)
+        is read as the current one, with a DeprecationWarning naming the new key unless
+        `stored` (data written by `to_dict`, or a run's config as a store keeps it)."""
+        return cls(**resolve_keys(cls, data, warn=not stored))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Self:
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(json.loads(text), stored=True)
 
     def replace(self, **changes: Any) -> Self:
-        return type(self).from_dict({**self.to_dict(), **changes})
+        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return type(self)(**copy.deepcopy({**current, **resolve_keys(type(self), changes)}))
+
+
+def renamed(
+    stored_as: str | None = None, *, values: tuple[tuple[Any, Any], ...] = (), **kw: Any
+) -> dict[str, Any]:
+    """Field metadata of a key renamed (or re-typed) after configs were stored: the earlier
+    name `stored_as` is still read (with a DeprecationWarning naming the new one) and is the
+    name the field is stored and fingerprinted under (`to_dict`), so stored runs, saved models
+    and checkpoints keep their identity. `values`: (current, earlier) spellings of its values
+    where the type changed (("bf16", True) for a bool become a choice): the earlier ones are
+    read as the current (with the warning) and stored as before. `kw`: further metadata."""
+    return {"stored_as": stored_as, "stored_values": values, **kw}
+
+
+def stored_key(f: dataclasses.Field[Any]) -> str:
+    """The key field `f` is stored under: its earlier name when it was renamed, else its own."""
+    return str(f.metadata.get("stored_as") or f.name)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and bool(a == b)
+
+
+def _from_stored_value(f: dataclasses.Field[Any], value: Any) -> Any:
+    for current, earlier in f.metadata.get("stored_values", ()):
+        if _same(value, earlier):
+            return current
+    return value
+
+
+def _to_stored_value(f: dataclasses.Field[Any], value: Any) -> Any:
+    for current, earlier in f.metadata.get("stored_values", ()):
+        if _same(value, current):
+            return earlier
+    return value
+
+
+def resolve_keys(
+    cls: type[ModelConfig], data: dict[str, Any], *, warn: bool = True
+) -> dict[str, Any]:
+    """`data` keyed by field name: a renamed key (`renamed`) read under its current name,
+    a DeprecationWarning naming the new key when `warn`. An unknown key, or a key given
+    under both names, is a ConfigError naming it."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = {stored_key(f): f.name for f in fields.values()} | {n: n for n in fields}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) for {cls.__name__}: {', '.join(unknown)}; "
+            f"valid keys: {', '.join(sorted(fields))}"
+        )
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = names[key]
+        if name in out:
+            raise ConfigError(
+                f"{cls.__name__}: {name!r} is given twice (also as its earlier name "
+                f"{stored_key(fields[name])!r}); give only {name!r}"
+            )
+        current = _from_stored_value(fields[name], value)
+        if warn and (key != name or current is not value):
+            warnings.warn(
+                f"{cls.__name__}: {key} = {value!r} is now written {name} = {current!r} "
+                "(the old spelling is still read, and stored as before)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        out[name] = value
+    return out
 
 
 @dataclasses.dataclass
@@ -452,7 +528,7 @@ class PairClassifier(ABC):
                 else ""
             )
             raise TypeError(f"{p} holds a {meta['family']!r} model, not a {cls.__name__}{hint}")
-        model = klass(klass.config_cls.from_dict(meta["config"]))
+        model = klass(klass.config_cls.from_dict(meta["config"], stored=True))
         model._load_state(p)
         model.threshold_ = float(meta["threshold"])
         if meta.get("provenance"):

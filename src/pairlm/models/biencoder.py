@@ -42,6 +42,7 @@ from pairlm.models.base import (
     PairClassifier,
     TrainableConfig,
     check_pairs,
+    renamed,
     soft_target_rows,
     training_fingerprint,
 )
@@ -119,7 +120,7 @@ class BiEncoderConfig(TrainableConfig):
     """After fine-tuning, score by "cosine" or by a "head" as in `mode` "head"."""
     finetune_epochs: int = 1
     """Epochs of encoder fine-tuning."""
-    finetune_lr: float = 2e-5
+    lr: float = dataclasses.field(default=2e-5, metadata=renamed("finetune_lr"))
     """AdamW learning rate of encoder fine-tuning (weight decay 0.01)."""
     finetune_batch_size: int = 32
     """Pairs per fine-tuning batch (with mnrl, the in-batch negatives: at least 2)."""
@@ -127,7 +128,7 @@ class BiEncoderConfig(TrainableConfig):
     """Pairs of each training set used to fine-tune the encoder (None: all); the head uses all."""
     margin: float = 0.5
     """Contrastive-loss margin on the cosine distance."""
-    max_seq_length: int = 128
+    max_length: int = dataclasses.field(default=128, metadata=renamed("max_seq_length"))
     """Token cap of each text when it is encoded."""
     batch_size: int = 64
     """Encoding batch size."""
@@ -164,7 +165,7 @@ class BiEncoderConfig(TrainableConfig):
             "mlp_epochs",
             "finetune_epochs",
             "finetune_batch_size",
-            "max_seq_length",
+            "max_length",
             "batch_size",
             "checkpoint_steps",
         ):
@@ -174,7 +175,7 @@ class BiEncoderConfig(TrainableConfig):
             raise ConfigError(
                 "finetune_batch_size must be >= 2 for loss='mnrl' (in-batch negatives)"
             )
-        for key in ("C", "mlp_lr", "finetune_lr", "margin"):
+        for key in ("C", "mlp_lr", "lr", "margin"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be > 0, got {getattr(self, key)}")
         if not 0.0 <= self.mlp_dropout < 1.0:
@@ -243,7 +244,7 @@ class BiEncoderClassifier(PairClassifier):
             enc = load_sentence_encoder(
                 self.config.encoder, str(resolve_device(self.config.device))
             )
-            enc.max_seq_length = self.config.max_seq_length
+            enc.max_seq_length = self.config.max_length
             self._encoder = enc
             if self.config.share_cache:
                 self._cache = _SHARED_CACHES.setdefault(self._cache_key(), self._cache)
@@ -259,7 +260,7 @@ class BiEncoderClassifier(PairClassifier):
                 st = w.stat()
                 stamp = f"{st.st_size}:{st.st_mtime_ns}"
                 break
-        return f"{path.resolve() if path.exists() else path}|{stamp}|{self.config.max_seq_length}"
+        return f"{path.resolve() if path.exists() else path}|{stamp}|{self.config.max_length}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings of `texts` (float32 rows), encoding only texts not cached."""
@@ -402,7 +403,7 @@ class BiEncoderClassifier(PairClassifier):
         enc = SentenceTransformer(
             resolve_encoder(c.encoder), device=str(device), trust_remote_code=False
         )
-        enc.max_seq_length = c.max_seq_length
+        enc.max_seq_length = c.max_length
         self._encoder = enc
         self._finetuned = True
         self._cache = {}
@@ -419,7 +420,7 @@ class BiEncoderClassifier(PairClassifier):
         y = torch.from_numpy(train.soft_labels[idx].astype(np.float32))
         soft = train.target is not None  # mnrl: each duplicate pair weighted by its target
         params = [p for p in enc.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=c.finetune_lr, weight_decay=0.01)
+        opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=0.01)
         steps = c.finetune_epochs * int(np.ceil(len(idx) / c.finetune_batch_size))
         sched = lambda_scheduler(opt, CappedWarmupDecay(max(1, steps // 10), steps))
         perms = EpochDraws(c.seed, lambda g: g.permutation(len(idx)), start=rng)
@@ -555,7 +556,7 @@ class BiEncoderClassifier(PairClassifier):
                 device=str(resolve_device(self.config.device)),
                 trust_remote_code=False,
             )
-            enc.max_seq_length = self.config.max_seq_length
+            enc.max_seq_length = self.config.max_length
             enc.eval()
             self._encoder = enc
             self._finetuned = True

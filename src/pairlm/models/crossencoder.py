@@ -45,6 +45,7 @@ from pairlm.models.base import (
     SymmetricOption,
     TrainableConfig,
     check_pairs,
+    renamed,
     training_fingerprint,
 )
 from pairlm.models.encoders import MINILM_QQP_CAVEAT, resolve_encoder
@@ -82,17 +83,20 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
     """HF encoder folder or id; None: the packaged all-MiniLM-L6-v2."""
     finetune: Literal["full", "lora"] = "full"
     """"full": every weight is trained; "lora": LoRA adapters (peft) on
-    `lora_target_modules`, with the new classification head."""
+    `target_modules`, with the new classification head."""
     num_labels: int = 1
     """1: one logit, sigmoid + BCE; 2: two logits, softmax + cross-entropy."""
-    lora_r: int = 8
+    r: int = dataclasses.field(default=8, metadata=renamed("lora_r"))
     """LoRA rank (with `finetune` "lora")."""
     lora_alpha: int = 16
-    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)."""
+    """LoRA scaling numerator (the update is scaled by lora_alpha / r)."""
     lora_dropout: float = 0.1
     """Dropout on the LoRA adapters' input."""
-    lora_target_modules: tuple[str, ...] = ("query", "value")
-    """Encoder modules that get LoRA adapters (MiniLM's attention projections)."""
+    target_modules: list[str] | str = dataclasses.field(
+        default_factory=lambda: ["query", "value"], metadata=renamed("lora_target_modules")
+    )
+    """Encoder modules that get LoRA adapters (MiniLM's attention projections); a list of
+    module names ("all-linear" is `llm-lora`'s only)."""
     lr: float | None = None
     """Peak learning rate; None: 4e-5 for full fine-tuning, 5e-4 for LoRA."""
     weight_decay: float = 0.01
@@ -145,7 +149,7 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
         if self.num_labels not in (1, 2):
             raise ConfigError(f"num_labels must be 1 or 2, got {self.num_labels}")
         for key in (
-            "lora_r",
+            "r",
             "lora_alpha",
             "epochs",
             "batch_size",
@@ -168,8 +172,10 @@ class CrossEncoderConfig(TrainableConfig, SymmetricOption):
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.max_train_pairs is not None and self.max_train_pairs < 10:
             raise ConfigError(f"max_train_pairs must be >= 10 or None, got {self.max_train_pairs}")
-        if not self.lora_target_modules:
-            raise ConfigError("lora_target_modules must name at least one module")
+        if isinstance(self.target_modules, str) or not self.target_modules:
+            raise ConfigError(
+                f"target_modules must name at least one module, got {self.target_modules!r}"
+            )
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
 
@@ -400,10 +406,10 @@ class CrossEncoderClassifier(PairClassifier):
 
             lora = LoraConfig(
                 task_type=TaskType.SEQ_CLS,
-                r=c.lora_r,
+                r=c.r,
                 lora_alpha=c.lora_alpha,
                 lora_dropout=c.lora_dropout,
-                target_modules=list(c.lora_target_modules),
+                target_modules=list(c.target_modules),
             )
             model = get_peft_model(model, lora)
         return model

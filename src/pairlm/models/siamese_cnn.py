@@ -45,6 +45,7 @@ from pairlm.models.base import (
     PairClassifier,
     TrainableConfig,
     check_pairs,
+    renamed,
     training_fingerprint,
 )
 from pairlm.models.text import PAD_ID, Vocabulary, length_cap, tokenize
@@ -171,10 +172,10 @@ class SiameseCNNConfig(TrainableConfig):
     """Used with random embeddings; GloVe vectors have 50 dimensions."""
     min_count: int = 2
     """Training-fold count a word needs to enter the vocabulary (words with a GloVe vector need 1)."""
-    max_len: int | None = None
+    max_length: int | None = dataclasses.field(default=None, metadata=renamed("max_len"))
     """Token cap per question; None: the `length_percentile` of training lengths, clipped to 64."""
     length_percentile: float = 99.0
-    """With `max_len` None: the percentile of training token counts used as the cap."""
+    """With `max_length` None: the percentile of training token counts used as the cap."""
     filter_widths: tuple[int, ...] = (1, 2, 3)
     """Convolution widths in tokens: one bank of `n_filters` filters per width."""
     n_filters: int = 100
@@ -242,8 +243,8 @@ class SiameseCNNConfig(TrainableConfig):
                 f"embedding_dim must be 50 with embeddings='glove' (GloVe 6B 50d), "
                 f"got {self.embedding_dim}"
             )
-        if self.max_len is not None and self.max_len < 1:
-            raise ConfigError(f"max_len must be >= 1 or None, got {self.max_len}")
+        if self.max_length is not None and self.max_length < 1:
+            raise ConfigError(f"max_length must be >= 1 or None, got {self.max_length}")
         if not 0 < self.length_percentile <= 100:
             raise ConfigError(
                 f"length_percentile must be in (0, 100], got {self.length_percentile}"
@@ -339,7 +340,7 @@ class SiameseCNNClassifier(PairClassifier):
 
             keep = glove_vocabulary()
         self.vocab_ = Vocabulary.build(train_texts, min_count=c.min_count, keep=keep)
-        self.max_len_ = c.max_len or length_cap(train_texts, percentile=c.length_percentile)
+        self.max_len_ = c.max_length or length_cap(train_texts, percentile=c.length_percentile)
         log.info("S-CNN vocabulary %d words, length cap %d", len(self.vocab_), self.max_len_)
 
         net = self._build_network(len(self.vocab_))

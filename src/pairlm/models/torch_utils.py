@@ -219,13 +219,21 @@ def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return False
 
 
+def autocast_on(mode: str, device: Any) -> bool:
+    """Whether `autocast` `mode` computes in bf16 on `device`: "bf16" always, "auto" on a GPU
+    or a CPU with native bf16, "off" never."""
+    import torch
+
+    dev = torch.device(device)
+    return mode == "bf16" or (mode == "auto" and (dev.type == "cuda" or cpu_has_bf16()))
+
+
 def bf16_autocast(mode: str, device: Any) -> Any:
     """A bf16 autocast context for `mode` "bf16" (always) or "auto" (on a GPU, or a CPU with
     native bf16), else a null context. Weights and optimizer state stay float32."""
     import torch
 
     dev = torch.device(device)
-    on = mode == "bf16" or (mode == "auto" and (dev.type == "cuda" or cpu_has_bf16()))
-    if not on:
+    if not autocast_on(mode, dev):
         return contextlib.nullcontext()
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)

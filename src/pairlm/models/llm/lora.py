@@ -38,24 +38,21 @@ import json
 import logging
 import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
 from pairlm.data.pairs import PairDataset
 from pairlm.models.base import (
-    ConfigError,
     ModelConfig,
     PairClassifier,
-    SymmetricOption,
-    TrainableConfig,
     check_pairs,
     inner_split,
     training_fingerprint,
 )
-from pairlm.models.llm.prompting import stratified_cap, validate_llm_fields
+from pairlm.models.llm.lora_config import LoRAConfig
+from pairlm.models.llm.prompting import stratified_cap
 from pairlm.models.llm.prompts import (
     PromptTemplate,
     Verbaliser,
@@ -63,7 +60,6 @@ from pairlm.models.llm.prompts import (
     with_answer_style,
 )
 from pairlm.models.llm.train import (
-    SCHEDULES,
     StepCallback,
     TrainerState,
     all_reduce_sum,
@@ -81,152 +77,6 @@ log = logging.getLogger(__name__)
 
 ADAPTER_DIR = "adapter"
 STATE_FILE = "llm_lora.json"
-
-
-@dataclass
-class LoRAConfig(TrainableConfig, SymmetricOption):
-    """Config of `llm-lora` (LoRA / QLoRA fine-tuning of a causal LM)."""
-
-    runtime_keys: ClassVar[tuple[str, ...]] = (
-        "progress",
-        "checkpoint_dir",
-        "checkpoint_steps",
-        "device",
-        "eval_batch_size",
-    )
-
-    backbone: str = "smollm2"
-    """Hugging Face model id, local directory, .gguf file, or "smollm2" (the packaged model)."""
-    head: Literal["generative", "classification"] = "generative"
-    """"generative": the answer word at the last position; "classification": a 2-way head."""
-    template: str = "harness"
-    """Prompt template (built-in name or file), as for `llm-zeroshot`; both heads use it."""
-    verbaliser: str = ""
-    """"POSITIVE/NEGATIVE" answer words; empty: the template's own."""
-    verbaliser_variants: bool = True
-    """Sum the case / leading-space variants of each answer word (" No", "no", ...)."""
-    loss_over: Literal["labels", "vocab"] = "labels"
-    """Generative head: cross-entropy over the two labels' (variant-summed) scores, or the LM
-    loss of the canonical answer token over the whole vocabulary."""
-    # --- LoRA
-    r: int = 8
-    """LoRA rank."""
-    lora_alpha: int = 16
-    """LoRA scaling numerator (the update is scaled by lora_alpha / r)."""
-    lora_dropout: float = 0.05
-    """Dropout on the LoRA adapters' input."""
-    bf16_adapters: bool = field(default=False, metadata={"omit_default": True})
-    """Run the adapter branch and its gradients in bf16 instead of float32 (weights stay
-    float32) through the fused LoRA projection (`models/llm/fused.py`): faster on a bf16
-    base, an approximation (as bf16 autocast); no effect on a float32 base."""
-    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
-    """Module names to adapt, or "all-linear"."""
-    top_layers: int | None = None
-    """Adapt only the top N decoder layers (None: all); the backward pass stops at the lowest."""
-    # --- optimisation
-    lr: float = 1e-3
-    """Peak AdamW learning rate of the adapter parameters."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    schedule: str = "linear"
-    """"linear", "cosine" or "constant" after the warm-up."""
-    warmup_ratio: float = 0.05
-    """Share of the optimizer steps with a linear learning-rate warm-up."""
-    epochs: int = 1
-    """Passes over the training pairs (unless `max_steps` or early stopping ends sooner)."""
-    batch_size: int = 8
-    """Training pairs per micro-batch."""
-    grad_accum: int = 1
-    """Micro-batches per optimizer step (effective batch: batch_size × grad_accum)."""
-    max_grad_norm: float | None = 1.0
-    """Clip the gradient norm of the adapter parameters (None: no clipping)."""
-    max_steps: int | None = None
-    """Stop after this many optimizer steps (None: `epochs` full passes)."""
-    max_length: int = 256
-    """Longest training/scoring sequence in tokens (the end, where the answer goes, is kept)."""
-    max_text_tokens: int = 96
-    """Each text is cut to this many tokens before it goes into the prompt."""
-    # --- precision / memory
-    dtype: str = "auto"
-    """Base weights (compute dtype for 4-bit): "auto", "float32", "bfloat16", "float16".
-    "auto" is bf16 on a GPU and on a CPU with AVX512-BF16/AMX (measured on SmolLM2 LoRA:
-    1.7x the float32 examples/s; 4-bit QLoRA compute ~6x), else float32. Adapter weights
-    are kept in float32. With bf16/fp16 on a CPU attention runs "eager" (torch's CPU flash
-    attention backward is ~3x slower in bf16 than matmul attention)."""
-    load_in: str | None = None
-    """None, "8bit" or "4bit" (QLoRA: NF4 through bitsandbytes)."""
-    autocast: bool = False
-    """bf16 autocast of the forward pass (useful with float32 base weights on a GPU)."""
-    gradient_checkpointing: bool = False
-    """Recompute activations in the backward pass: less memory, slower steps."""
-    device: str = "auto"
-    """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
-    # --- validation, early stopping, checkpoints
-    eval_steps: int | None = None
-    """Validate every this many optimizer steps (None: at the end of each epoch)."""
-    patience: int = 2
-    """Stop after this many validations without a lower validation loss."""
-    max_valid: int | None = 500
-    """Validation pairs used (stratified subsample) for early stopping and the threshold."""
-    eval_batch_size: int = 32
-    """Pairs per batch when scoring (validation and `predict_proba`)."""
-    checkpoint_dir: str | None = None
-    """Where checkpoints go (a sub-directory per run fingerprint); a killed run with the same
-    config and data resumes from its last checkpoint. None: a temporary directory."""
-    checkpoint_steps: int = 100
-    """Checkpoint every this many optimizer steps (and at each epoch's end)."""
-    progress: bool | None = None
-    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
-
-    def validate(self) -> None:
-        super().validate()
-        positive = {
-            "r": self.r,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "grad_accum": self.grad_accum,
-            "max_text_tokens": self.max_text_tokens,
-            "eval_batch_size": self.eval_batch_size,
-            "checkpoint_steps": self.checkpoint_steps,
-        }
-        for key, value in positive.items():
-            if value < 1:
-                raise ConfigError(f"{key} must be >= 1, got {value}")
-        if self.lora_alpha <= 0:
-            raise ConfigError(f"lora_alpha must be > 0, got {self.lora_alpha}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if isinstance(self.target_modules, str):
-            if self.target_modules != "all-linear":
-                raise ConfigError(
-                    f"target_modules must be a list of module names or 'all-linear', "
-                    f"got {self.target_modules!r}"
-                )
-        elif not self.target_modules:
-            raise ConfigError("target_modules must not be empty")
-        if self.top_layers is not None and self.top_layers < 1:
-            raise ConfigError(f"top_layers must be >= 1 or null, got {self.top_layers}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
-            )
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise ConfigError(f"max_grad_norm must be > 0 or null, got {self.max_grad_norm}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"max_steps must be >= 1 or null, got {self.max_steps}")
-        if self.max_length < 16:
-            raise ConfigError(f"max_length must be >= 16, got {self.max_length}")
-        if self.eval_steps is not None and self.eval_steps < 1:
-            raise ConfigError(f"eval_steps must be >= 1 or null, got {self.eval_steps}")
-        if self.patience < 0:
-            raise ConfigError(f"patience must be >= 0, got {self.patience}")
-        validate_llm_fields(self)
 
 
 class LLMLoRAClassifier(PairClassifier):
@@ -261,7 +111,7 @@ class LLMLoRAClassifier(PairClassifier):
             resolve_backbone,
             resolve_dtype,
         )
-        from pairlm.models.torch_utils import resolve_device
+        from pairlm.models.torch_utils import autocast_on, resolve_device
 
         cfg = self.config
         template = getattr(self, "template_", None) or self._template()
@@ -331,7 +181,7 @@ class LLMLoRAClassifier(PairClassifier):
             "tokenizer": tok,
             "device": dev,
             "template": template,
-            "autocast_dtype": torch.bfloat16 if cfg.autocast else None,
+            "autocast_dtype": torch.bfloat16 if autocast_on(cfg.autocast, dev) else None,
         }
         if cfg.head == "generative":
             verbaliser = Verbaliser.from_words(

@@ -75,41 +75,60 @@ def validate_llm_fields(cfg: Any) -> None:
 
 
 @dataclass
-class LLMZeroShotConfig(SymmetricOption):
-    """Config of `llm-zeroshot` (and the base of `llm-fewshot`)."""
+class LLMFields(ModelConfig):
+    """The keys every LLM family shares (prompting and LoRA): the backbone and how it is
+    loaded, the prompt, the validation cap and progress bars. Declared once here."""
 
     backbone: str = "smollm2"
     """Hugging Face model id, local directory, .gguf file, or "smollm2" (the packaged model)."""
     template: str = "harness"
-    """Built-in template name (harness, harness-quoted, instruction, chat, chat-harness) or a
-    path to a .toml/.json/.txt template file. Default "harness": on SmolLM2-135M (300 QQP
-    pairs) 4-shot ROC-AUC 0.638 vs 0.472 for "chat"; zero-shot all templates are near chance
-    (harness 0.508, chat 0.543, instruction 0.371)."""
+    """Prompt template: a built-in name (harness, harness-quoted, instruction, chat,
+    chat-harness, short) or a path to a .toml/.json/.txt template file. Default "harness": on
+    SmolLM2-135M (300 QQP pairs) 4-shot ROC-AUC 0.638 vs 0.472 for "chat"; zero-shot all
+    templates are near chance (harness 0.508, chat 0.543, instruction 0.371)."""
     verbaliser: str = ""
     """"POSITIVE/NEGATIVE" answer words (e.g. "yes/no"); empty: the template's own words."""
     verbaliser_variants: bool = True
     """Sum the case / leading-space variants of each answer word (" No", "no", "NO", ...)."""
     dtype: str = "auto"
-    """"auto" (bf16 on a GPU or a CPU with AVX512-BF16/AMX, else float32), "float32", "bfloat16"."""
+    """Base weights (compute dtype for 4-bit): "auto", "float32", "bfloat16", "float16".
+    "auto" is bf16 on a GPU and on a CPU with AVX512-BF16/AMX, else float32 (measured on
+    SmolLM2 LoRA: 1.7x the float32 examples/s; 4-bit QLoRA compute ~6x). LoRA adapter weights
+    are kept in float32. With bf16/fp16 on a CPU attention runs "eager" (torch's CPU flash
+    attention backward is ~3x slower in bf16 than matmul attention)."""
     device: str = "auto"
     """torch device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available, else CPU)."""
     load_in: str | None = None
-    """None, "8bit" or "4bit" (bitsandbytes)."""
+    """None, "8bit" or "4bit" (bitsandbytes; "4bit" with LoRA is QLoRA: NF4)."""
+    max_text_tokens: int = 96
+    """Each text is cut to this many tokens before it goes into the prompt."""
+    max_valid: int | None = 500
+    """Validation pairs used (stratified subsample) to learn the threshold (and, for LoRA,
+    for early stopping); None = all."""
+    progress: bool | None = None
+    """Progress bars: true, false, or None (a bar only when stderr is a terminal)."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.max_text_tokens < 1:
+            raise ConfigError(f"max_text_tokens must be >= 1, got {self.max_text_tokens}")
+        validate_llm_fields(self)
+
+
+@dataclass
+class LLMZeroShotConfig(LLMFields, SymmetricOption):
+    """Config of `llm-zeroshot` (and the base of `llm-fewshot`): the shared LLM keys
+    (`LLMFields`) and how prompts are scored."""
+
     batch_size: int = 32
     """Prompts per forward pass when scoring (length-sorted batches)."""
     max_length: int = 2048
     """Longest prompt in tokens (prefix + query + answer); longer queries lose their start."""
-    max_text_tokens: int = 96
-    """Each text is cut to this many tokens before it goes into the prompt."""
     calibration: bool = False
     """Contextual calibration from content-free inputs ("N/A", "", "[MASK]")."""
     use_prefix_cache: bool = True
     """Compute the key/value cache of the prompt's shared prefix once and reuse
     it for every query (False re-encodes it with each prompt; same scores, slower)."""
-    max_valid: int | None = 500
-    """Validation pairs scored to learn the threshold (stratified subsample); None = all."""
-    progress: bool | None = None
-    """Progress bars: None = only on a terminal."""
 
     runtime_keys: ClassVar[tuple[str, ...]] = (
         "device",
@@ -124,9 +143,6 @@ class LLMZeroShotConfig(SymmetricOption):
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_length < 32:
             raise ConfigError(f"max_length must be >= 32, got {self.max_length}")
-        if self.max_text_tokens < 1:
-            raise ConfigError(f"max_text_tokens must be >= 1, got {self.max_text_tokens}")
-        validate_llm_fields(self)
 
 
 @dataclass
