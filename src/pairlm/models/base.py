@@ -151,6 +151,10 @@ def _to_stored_value(f: dataclasses.Field[Any], value: Any) -> Any:
     return value
 
 
+_NOTED: set[str] = set()
+"""Deprecation notes already logged by this process (each is logged once)."""
+
+
 def resolve_keys(
     cls: type[ModelConfig], data: dict[str, Any], *, warn: bool = True
 ) -> dict[str, Any]:
@@ -175,12 +179,14 @@ def resolve_keys(
             )
         current = _from_stored_value(fields[name], value)
         if warn and (key != name or current is not value):
-            warnings.warn(
+            note = (
                 f"{cls.__name__}: {key} = {value!r} is now written {name} = {current!r} "
-                "(the old spelling is still read, and stored as before)",
-                DeprecationWarning,
-                stacklevel=3,
+                "(the old spelling is still read, and stored as before)"
             )
+            warnings.warn(note, DeprecationWarning, stacklevel=3)
+            if note not in _NOTED:  # the CLI hides DeprecationWarnings: say it once in the log
+                _NOTED.add(note)
+                log.warning("deprecated config key: %s", note)
         out[name] = value
     return out
 
