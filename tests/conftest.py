@@ -13,6 +13,24 @@ from pairlm.data.pairs import PairDataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+
+def run_python_child(code: str, *args: str, timeout: float = 300) -> Any:
+    """Run `python -c code args...` from the repository root with this checkout's pairlm
+    importable (the kill-and-resume tests: a child killed mid-training), output captured."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 _TOPICS = [
     ("learn", "python", "programming", "fast"),
     ("lose", "weight", "quickly", "diet"),

@@ -4,17 +4,14 @@ uninterrupted run: the same weights, predictions, history, best epoch and thresh
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pairlm.models.crossencoder import CrossEncoderClassifier
-from tests.conftest import REPO_ROOT, make_toy_pairs
+from tests.conftest import make_toy_pairs, run_python_child
 from tests.models.tiny_biencoder import make_tiny_bert
 
 # Two epochs of 10 batches with dropout on (the RNG state must be restored) and validation at
@@ -60,15 +57,7 @@ def data() -> tuple:
 def test_killed_crossencoder_training_resumes_to_identical_numbers(tmp_path: Path) -> None:
     bert = str(make_tiny_bert(tmp_path / "bert"))
     ckpt = tmp_path / "ckpt"
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, bert, str(ckpt)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    child = run_python_child(_CHILD, bert, str(ckpt))
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     left = list(ckpt.glob("*/training/latest.json"))
     assert left, "the killed run left no checkpoint"

@@ -3,17 +3,14 @@ same adapter as an uninterrupted run."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from pairlm.models.llm.train import trainable_state
-from tests.conftest import REPO_ROOT, make_toy_pairs
+from tests.conftest import make_toy_pairs, run_python_child
 from tests.models.tiny_llm_lora import make_tiny
 
 # Dropout on (the RNG state must be restored), validation every 2 steps (early-stopping state
@@ -45,15 +42,7 @@ m.fit(make_toy_pairs(60, seed=1), make_toy_pairs(30, seed=2))
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_adapter(tmp_path: Path) -> None:
     ckpt = tmp_path / "ckpt"
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(tmp_path), str(ckpt), str(torch.get_num_threads())],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    child = run_python_child(_CHILD, str(tmp_path), str(ckpt), str(torch.get_num_threads()))
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     assert list(ckpt.glob("*/latest.json")), "the killed run left no checkpoint"
 
