@@ -17,7 +17,6 @@ file, `[serve]` and a corpus index's config:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import tomllib
 import types
@@ -157,9 +156,13 @@ def _coerce_scalar(name: str, key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def check_fields(obj: Any) -> None:

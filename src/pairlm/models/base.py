@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from pairlm.data.pairs import MISSING_LABEL, PairDataset
 from pairlm.configfile import check_keys, coerce
+from pairlm.data.pairs import MISSING_LABEL, PairDataset
 from pairlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
