@@ -68,10 +68,10 @@ def load_config_file(path: str | Path | None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- typed tables
 def check_keys(
-    what: str,
     data: Mapping[str, Any],
     valid: Iterable[str],
     *,
+    what: str | None = None,
     also: Iterable[str] = (),
     file: str | None = None,
     section: str | None = None,
@@ -82,7 +82,8 @@ def check_keys(
     unknown = sorted(set(data) - set(valid) - set(also))
     if unknown:
         raise ConfigError(
-            f"unknown key(s) for {what}: {', '.join(unknown)}; valid keys: {', '.join(valid)}",
+            f"unknown key(s){f' for {what}:' if what else ''} {', '.join(unknown)}; "
+            f"valid keys: {', '.join(valid)}",
             file=file,
             section=section,
             key=unknown[0],
@@ -204,7 +205,8 @@ def from_table(
     if not isinstance(data, dict):
         raise ConfigError("must be a table", file=file, section=section)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    check_keys(what or cls.__name__, data, [f.name for f in fields], file=file, section=section)
+    names = [f.name for f in fields]
+    check_keys(data, names, what=what or cls.__name__, file=file, section=section)
     for f in fields:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and f.init and f.name not in data:

@@ -259,7 +259,7 @@ def _check_family(
 def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experiment:
     """Validate an experiment table; errors name the file and the key."""
     where = str(source) if source else "experiment"
-    check_keys("an experiment file", data, _TOP_KEYS, file=where)
+    check_keys(data, _TOP_KEYS, what="an experiment file", file=where)
     exp = from_table(
         sections.ExperimentTable, data.get("experiment", {}), file=where, section="[experiment]"
     )
@@ -328,7 +328,7 @@ def _parse_runs(
     for i, r in enumerate(runs_tab):
         rs = f"[[runs]] #{i + 1}"
         if not isinstance(r, dict) or "model" not in r:
-            from_table(RunSpec, r, file=where, section=rs)  # not a table, or an unknown key
+            from_table(RunSpec, r, file=where, section=rs)  # refuses a non-table or a stray key
             raise ConfigError(
                 f"`model` is required (one of {', '.join(available())})", file=where, section=rs
             )

@@ -163,7 +163,7 @@ def resolve_keys(
     under both names, is a ConfigError naming it."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     names = {stored_key(f): f.name for f in fields.values()} | {n: n for n in fields}
-    check_keys(cls.__name__, data, fields, also=names)
+    check_keys(data, fields, what=cls.__name__, also=names)
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = names[key]
