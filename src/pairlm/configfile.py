@@ -206,7 +206,8 @@ def from_table(
         raise ConfigError("must be a table", file=file, section=section)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     names = [f.name for f in fields]
-    check_keys(data, names, what=what or cls.__name__, file=file, section=section)
+    what = what or (None if section else cls.__name__)  # the section names the table
+    check_keys(data, names, what=what, file=file, section=section)
     for f in fields:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and f.init and f.name not in data:

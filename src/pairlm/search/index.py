@@ -91,7 +91,7 @@ class IndexConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
-        return from_table(cls, data, section=cls.table, what="the index config")
+        return from_table(cls, data, section=cls.table)
 
 
 @dataclass

@@ -70,7 +70,7 @@ class ServeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], file: str | None = None) -> ServeConfig:
-        return from_table(cls, data, file=file, section=cls.table, what="the serve config")
+        return from_table(cls, data, file=file, section=cls.table)
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> ServeConfig:
