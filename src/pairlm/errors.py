@@ -21,7 +21,35 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------------- configuration
 class ConfigError(ValueError):
-    """A configuration value or key is invalid; the message names the key."""
+    """A configuration value or key is invalid. `str(e)` is one line naming where: the file,
+    the section (table) and the key, ``exp.toml [[runs]] #2 (bert): `max_train` must be an
+    integer >= 10, got 5``. `file`, `section` and `key` hold them (None where unknown);
+    `at` fills in the file and section as the error passes up through the code that knows
+    them (`pairlm.configfile.from_table`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        section: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.section = section
+        self.key = key
+
+    def at(self, file: str | None = None, section: str | None = None) -> ConfigError:
+        """This error, with the file and section filled in where they are not yet known."""
+        self.file = self.file or file
+        self.section = self.section or section
+        return self
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        where = " ".join(p for p in (self.file, self.section) if p)
+        return f"{where}: {message}" if where else message
 
 
 # ---------------------------------------------------------------------- data

@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pairlm.configfile import check_fields
 from pairlm.data.pairs import PairDataset
+from pairlm.errors import ConfigError
 from pairlm.evaluation.store import FoldResult, ResultStore, RunInfo
 from pairlm.progress import progress as progress_bar
 
@@ -44,16 +46,22 @@ class Protocol:
     """Per-fold stratified subsample of the test part (for slow scorers); None = all."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.folds < 2:
-            raise ValueError(f"folds must be >= 2, got {self.folds}")
+            raise ConfigError(f"folds must be >= 2, got {self.folds}", key="folds")
         if self.strategy not in ("stratified", "grouped"):
-            raise ValueError(f"strategy must be 'stratified' or 'grouped', got {self.strategy!r}")
+            raise ConfigError(
+                f"strategy must be 'stratified' or 'grouped', got {self.strategy!r}",
+                key="strategy",
+            )
         if not 0.0 < self.valid_fraction < 1.0:
-            raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+            raise ConfigError(
+                f"valid_fraction must be in (0, 1), got {self.valid_fraction}", key="valid_fraction"
+            )
         for name in ("subsample", "max_train", "max_test"):
             v = getattr(self, name)
             if v is not None and v < 10:
-                raise ValueError(f"{name} must be at least 10 pairs, got {v}")
+                raise ConfigError(f"{name} must be at least 10 pairs, got {v}", key=name)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pairlm.configfile import check_fields, from_table, rule
 from pairlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,61 +36,44 @@ CHECK_DIR = "behaviour"
 class CheckSpec:
     """`[check]`: the behavioural suite on each run's model fitted on one fold."""
 
-    runs: tuple[str, ...] | None = None
+    runs: tuple[str, ...] | None = field(default=None, metadata=rule("a list of run names"))
     """Names of the `[[runs]]` entries to check (None: every one)."""
-    n: int = 200
+    n: int = field(default=200, metadata=rule("at least 100 (cases per test)", lambda n: n >= 100))
     """Cases per test (at least 100; fewer only where a test cannot make that many)."""
     seed: int = 0
     """Seed of the generated cases: the same seed gives the same cases."""
-    tolerance: float = 0.1
+    tolerance: float = field(
+        default=0.1, metadata=rule("a number in [0, 1]", lambda t: 0 <= t <= 1)
+    )
     """Invariance tests: the largest score change that is not a failure, in [0, 1]."""
     fold: int = 0
     """The fold whose training part the checked model is fitted on."""
 
-
-_CHECK_KEYS = {f.name for f in fields(CheckSpec)}
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def parse_check(where: str, tab: Any, run_names: list[str], folds: int) -> CheckSpec | None:
-    """The `[check]` table (None when absent); errors name the file and the key."""
+    """The `[check]` table (None when absent); errors name the file and the key. What
+    depends on the rest of the file (run names, the fold count) is checked here."""
     if tab is None:
         return None
-    w = f"{where} [check]"
-    if not isinstance(tab, dict):
-        raise ConfigError(f"{w}: must be a table")
-    unknown = sorted(set(tab) - _CHECK_KEYS)
-    if unknown:
+    spec = from_table(CheckSpec, tab, file=where, section="[check]")
+    missing = sorted(set(spec.runs or ()) - set(run_names))
+    if missing:
         raise ConfigError(
-            f"{w}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_CHECK_KEYS))}"
+            f"`runs` names no [[runs]] entry {', '.join(missing)}; runs: {', '.join(run_names)}",
+            file=where,
+            section="[check]",
+            key="runs",
         )
-    runs = tab.get("runs")
-    if runs is not None:
-        if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
-            raise ConfigError(f"{w}: `runs` must be a list of run names")
-        missing = sorted(set(runs) - set(run_names))
-        if missing:
-            raise ConfigError(
-                f"{w}: `runs` names no [[runs]] entry {', '.join(missing)}; runs: "
-                f"{', '.join(run_names)}"
-            )
-    for key in ("n", "seed", "fold"):
-        v = tab.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ConfigError(f"{w}: `{key}` must be an integer, got {v!r}")
-    spec = CheckSpec(
-        runs=tuple(runs) if runs is not None else None,
-        n=int(tab.get("n", 200)),
-        seed=int(tab.get("seed", 0)),
-        tolerance=tab.get("tolerance", 0.1),
-        fold=int(tab.get("fold", 0)),
-    )
-    if spec.n < 100:
-        raise ConfigError(f"{w}: `n` must be at least 100 (cases per test), got {spec.n}")
-    tol = spec.tolerance
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 1:
-        raise ConfigError(f"{w}: `tolerance` must be a number in [0, 1], got {tol!r}")
     if not 0 <= spec.fold < folds:
-        raise ConfigError(f"{w}: `fold` must be in 0..{folds - 1}, got {spec.fold}")
+        raise ConfigError(
+            f"`fold` must be in 0..{folds - 1}, got {spec.fold}",
+            file=where,
+            section="[check]",
+            key="fold",
+        )
     return spec
 
 

@@ -1,23 +1,32 @@
 """The tables of an experiment file, each documented by a dataclass whose fields are its keys.
 
-`spec.parse_experiment` accepts exactly these fields as keys (the key sets it checks against
-are made from them here), and the configuration reference (`pairlm.report.docs`) renders each
+`spec.parse_experiment` reads each table as its dataclass (`pairlm.configfile.from_table`:
+exactly these fields as keys, each value checked against its annotation and `rule`, errors
+naming the file, table and key), and the configuration reference (`pairlm.report.docs`) renders each
 one's key, type, default and attribute docstring, so a key cannot be accepted without being
 documented. `[protocol]` is `pairlm.evaluation.cv.Protocol`, `[[runs]]` is `spec.RunSpec`, a
 transfer target table is `spec.TargetSpec` and `[check]` is `checks.CheckSpec`: their own
-dataclasses. The three below exist for the documentation and the key sets only: the parser
-keeps their values in `spec.Experiment` and `spec.TransferSpec`.
+dataclasses. The parser keeps the values of the three below in `spec.Experiment` and
+`spec.TransferSpec`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+from pairlm.configfile import check_fields, rule
 
 BACKENDS = ("local", "ray")
 """The values of `[experiment] backend` (and `pairlm run --backend`): this machine's process
 pool (`pool`) or Ray (`ray_backend`)."""
+
+_POLICIES = ("skip", "error")
+
+AT_LEAST_10 = rule("an integer >= 10", lambda v: v >= 10)
+"""The rule of a subsample size (pairs): `max_train`, `max_test`, `subsample`."""
+POSITIVE = rule("a positive number", lambda v: v > 0)
+"""The rule of `memory_gb`."""
 
 
 @dataclass(frozen=True)
@@ -28,15 +37,22 @@ class ExperimentTable:
     """The experiment's name in its report (default: the file's name without `.toml`)."""
     description: str = ""
     """What the experiment measures, in a line, for readers of the file."""
-    backend: str = "local"
+    backend: str = field(
+        default="local", metadata=rule(f"one of {', '.join(BACKENDS)}", lambda b: b in BACKENDS)
+    )
     """Where the (run, fold) cells run: "local" (this machine, `--workers` processes) or "ray"
     (each cell a Ray task); `pairlm run --backend` overrides it."""
-    address: str | None = None
+    address: str | None = field(
+        default=None, metadata=rule("a non-empty string", lambda a: bool(a.strip()))
+    )
     """With backend "ray": the address of a running Ray cluster ("auto" finds the local node's
     cluster); None starts a local Ray for the command."""
     reference: str | None = None
     """The run the report compares every other run against (None: the run with the best mean
     F1); ignored while it has no finished fold."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -49,19 +65,22 @@ class DataTable:
     format: str = "auto"
     """Reader format, one of the formats table of the data page (`docs/data.md`), or "auto"
     (detected from the file)."""
-    policy: str = "skip"
+    policy: str = field(default="skip", metadata=rule("'skip' or 'error'", _POLICIES.__contains__))
     """Bad rows: "skip" (dropped, counted in the validation report and written to a side file)
     or "error" (the first one stops the run)."""
     name: str = ""
     """The dataset's name in the store (default: `dataset`); a run resumed on other data under
     the same name is refused."""
-    columns: dict[str, str] | None = None
+    columns: dict[str, str] | None = field(default=None, metadata=rule('a table FIELD = "column"'))
     """Column mapping for csv/tsv/jsonl/parquet with other column names: a table FIELD =
     "column", the fields text_a, text_b, label, pair_id, id_a, id_b."""
     keep_self_pairs: bool = False
     """Keep pairs of a text with itself (dropped by default: they leak across folds)."""
     keep_duplicates: bool = False
     """Keep repeated pairs (dropped by default: they leak across folds)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -82,19 +101,17 @@ class TransferTable:
     """A registered model family, when no `run` is named."""
     config: dict[str, Any] = field(default_factory=dict)
     """The family's config keys, with `model`."""
-    max_train: int | None = None
+    max_train: int | None = field(default=None, metadata=AT_LEAST_10)
     """Per-fold stratified subsample of the training part (pairs; default: the run's)."""
-    max_test: int | None = None
+    max_test: int | None = field(default=None, metadata=AT_LEAST_10)
     """Per-fold stratified subsample of each target's part (pairs)."""
     optional: bool = False
     """Skip with a warning, rather than fail, when the family is not installed."""
-    memory_gb: float | None = None
+    memory_gb: float | None = field(default=None, metadata=POSITIVE)
     """Peak memory of one fold (GiB), for scheduling parallel workers (default: the run's,
     else the family's estimate)."""
     description: str = ""
     """What this transfer run is, in a line."""
 
-
-def keys(cls: type) -> set[str]:
-    """The keys a table documented by dataclass `cls` may hold: its field names."""
-    return {f.name for f in dataclasses.fields(cls)}
+    def __post_init__(self) -> None:
+        check_fields(self)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pairlm.configfile import check_fields, check_keys, from_table, rule
 from pairlm.evaluation.cv import Protocol
 from pairlm.experiments import sections
 from pairlm.experiments.checks import parse_check
@@ -63,10 +64,6 @@ from pairlm.models.base import ConfigError
 log = logging.getLogger(__name__)
 
 _TOP_KEYS = {"experiment", "data", "protocol", "runs", "transfer", "check"}
-# The keys each table accepts: the fields of the dataclass that documents it (`sections`).
-_EXPERIMENT_KEYS = sections.keys(sections.ExperimentTable)
-_DATA_KEYS = sections.keys(sections.DataTable)
-_TRANSFER_KEYS = sections.keys(sections.TransferTable)
 _PER_RUN_PROTOCOL = ("max_train", "max_test", "subsample")
 
 
@@ -80,24 +77,29 @@ class RunSpec:
     """A registered model family (`pairlm models`)."""
     config: dict[str, Any] = field(default_factory=dict)
     """The family's config keys (`[runs.config]`; `pairlm models FAMILY` lists them)."""
-    max_train: int | None = None
+    max_train: int | None = field(default=None, metadata=sections.AT_LEAST_10)
     """Per-fold stratified subsample of the training part (pairs, at least 10; None: all)."""
-    max_test: int | None = None
+    max_test: int | None = field(default=None, metadata=sections.AT_LEAST_10)
     """Per-fold stratified subsample of the test part (pairs, at least 10; None: all)."""
     description: str = ""
     """What the run is, in a line, for readers of the file."""
-    subsample: int | None = None
+    subsample: int | None = field(default=None, metadata=sections.AT_LEAST_10)
     """This run's own stratified subsample of the dataset before splitting (`[protocol]`'s)."""
     optional: bool = False
     """Skip with a warning, rather than fail, when the family is not registered or installed."""
-    memory_gb: float | None = None
+    memory_gb: float | None = field(default=None, metadata=sections.POSITIVE)
     """Peak memory of one fold (GiB), for scheduling parallel workers (None: the family's
     estimate)."""
-    fold_ids: list[int] | None = None
+    fold_ids: list[int] | None = field(
+        default=None, metadata=rule("a non-empty list of distinct fold numbers")
+    )
     """Only these folds (a costly run on fewer folds; its report says k/N folds)."""
-    teacher: str | None = None
+    teacher: str | None = field(default=None, metadata=rule("the name of a [[runs]] entry"))
     """With model "distill": the name of a run above this one whose family and config are
     the teacher, fitted in each fold on that fold's training part (`experiments.teachers`)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def folds_in(self, folds: list[int] | None) -> list[int] | None:
         """The folds this run computes: those asked for (None: all) within its `fold_ids`."""
@@ -120,6 +122,9 @@ class TargetSpec:
     name: str = ""
     """The target's name in the stored run names `<transfer>@<name>` (default: the last part
     of `dataset`)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
@@ -193,14 +198,6 @@ class Experiment:
         return out
 
 
-def _unknown(where: str, got: dict[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(got) - allowed)
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
 def _resolve_path(dataset: str, source: Path | None) -> str:
     if source is not None and (
         "/" in dataset or dataset.endswith((".tsv", ".csv", ".txt", ".jsonl", ".parquet"))
@@ -211,17 +208,9 @@ def _resolve_path(dataset: str, source: Path | None) -> str:
     return dataset
 
 
-def _opt_int(where: str, tab: dict[str, Any], key: str) -> int | None:
-    v = tab.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < 10:
-        raise ConfigError(f"{where}: `{key}` must be an integer >= 10, got {v!r}")
-    return int(v)
-
-
-def _opt_folds(where: str, tab: dict[str, Any], folds: int) -> list[int] | None:
-    """A run's `fold_ids`: distinct fold numbers in 0..folds-1 (None: every fold)."""
+def _fold_ids(where: str, tab: dict[str, Any], folds: int) -> list[int] | None:
+    """A run's `fold_ids`: distinct fold numbers in 0..folds-1 (None: every fold); the
+    range depends on `[protocol] folds`, so it is checked here, not by `RunSpec`."""
     v = tab.get("fold_ids")
     if v is None:
         return None
@@ -238,25 +227,12 @@ def _opt_folds(where: str, tab: dict[str, Any], folds: int) -> list[int] | None:
     return sorted(v)
 
 
-def _opt_bool(where: str, tab: dict[str, Any], key: str) -> bool:
-    v = tab.get(key, False)
-    if not isinstance(v, bool):
-        raise ConfigError(f"{where}: `{key}` must be true or false, got {v!r}")
-    return v
-
-
-def _opt_float(where: str, tab: dict[str, Any], key: str) -> float | None:
-    v = tab.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-        raise ConfigError(f"{where}: `{key}` must be a positive number, got {v!r}")
-    return float(v)
-
-
-def _check_family(where: str, model: str, config: dict[str, Any], optional: bool) -> str | None:
+def _check_family(
+    file: str, section: str, model: str, config: dict[str, Any], optional: bool
+) -> str | None:
     """None when `model` with `config` is usable; the reason when an optional one is not.
     Raises ConfigError for a bad config or a missing non-optional family."""
+    where = f"{file} {section}"
     from pairlm.models.registry import get_family
 
     if not isinstance(config, dict):
@@ -273,28 +249,22 @@ def _check_family(where: str, model: str, config: dict[str, Any], optional: bool
         raise ConfigError(f"{where}: {e}") from e
     try:
         cls.config_cls.from_dict(dict(config))
-    except (ConfigError, TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from e
+    except ConfigError as e:
+        raise e.at(file, section) from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(str(e), file=file, section=section) from e
     return None
 
 
 def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experiment:
     """Validate an experiment table; errors name the file and the key."""
     where = str(source) if source else "experiment"
-    _unknown(where, data, _TOP_KEYS)
-    exp = data.get("experiment", {})
-    if not isinstance(exp, dict):
-        raise ConfigError(f"{where}: [experiment] must be a table")
-    _unknown(f"{where} [experiment]", exp, _EXPERIMENT_KEYS)
-    backend, address = _backend_keys(where, exp)
-    dat, dataset, policy = _parse_data(where, data, source)
-    proto_tab = data.get("protocol", {})
-    proto_fields = {f.name for f in dataclasses.fields(Protocol)}
-    _unknown(f"{where} [protocol]", proto_tab, proto_fields)
-    try:
-        protocol = Protocol(**proto_tab)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where} [protocol]: {e}") from e
+    check_keys(data, _TOP_KEYS, what="an experiment file", file=where)
+    exp = from_table(
+        sections.ExperimentTable, data.get("experiment", {}), file=where, section="[experiment]"
+    )
+    dat, dataset = _parse_data(where, data, source)
+    protocol = from_table(Protocol, data.get("protocol", {}), file=where, section="[protocol]")
     runs_tab = data.get("runs", [])
     trans_tab = data.get("transfer", [])
     if not isinstance(runs_tab, list) or not isinstance(trans_tab, list):
@@ -311,38 +281,36 @@ def parse_experiment(data: dict[str, Any], source: Path | None = None) -> Experi
             + "; ".join(f"{n} ({w})" for n, w in skipped)
         )
     return Experiment(
-        name=str(exp.get("name", source.stem if source else "experiment")),
-        description=str(exp.get("description", "")),
+        name=exp.name or (source.stem if source else "experiment"),
+        description=exp.description,
         dataset=dataset,
-        data_format=str(dat.get("format", "auto")),
-        policy=policy,
+        data_format=dat.format,
+        policy=dat.policy,
         protocol=protocol,
         runs=runs,
         source=source,
         transfers=transfers,
         skipped=skipped,
-        dataset_name=str(dat.get("name", dataset)),
+        dataset_name=dat.name or dataset,
         read_options=_read_options(where, dat),
-        backend=backend,
-        address=address,
+        backend=exp.backend,
+        address=exp.address,
         check=parse_check(where, data.get("check"), [r.name for r in runs], protocol.folds),
-        reference=_reference(where, exp, [r.name for r in runs] + [n for n, _ in skipped]),
+        reference=_reference(
+            where, exp.reference, [r.name for r in runs] + [n for n, _ in skipped]
+        ),
     )
 
 
 def _parse_data(
     where: str, data: dict[str, Any], source: Path | None
-) -> tuple[dict[str, Any], str, str]:
-    """[data]: the table, the dataset (a name or a path resolved beside the file), the policy."""
+) -> tuple[sections.DataTable, str]:
+    """[data]: the table and the dataset (a name or a path resolved beside the file)."""
     dat = data.get("data")
     if not isinstance(dat, dict) or "dataset" not in dat:
         raise ConfigError(f"{where}: [data] with a `dataset` key is required")
-    _unknown(f"{where} [data]", dat, _DATA_KEYS)
-    dataset = _resolve_path(str(dat["dataset"]), source)
-    policy = str(dat.get("policy", "skip"))
-    if policy not in ("skip", "error"):
-        raise ConfigError(f"{where} [data]: `policy` must be 'skip' or 'error', got {policy!r}")
-    return dat, dataset, policy
+    table = from_table(sections.DataTable, dat, file=where, section="[data]")
+    return table, _resolve_path(table.dataset, source)
 
 
 def _parse_runs(
@@ -358,33 +326,23 @@ def _parse_runs(
 
     runs: list[RunSpec] = []
     for i, r in enumerate(runs_tab):
-        rw = f"{where} [[runs]] #{i + 1}"
-        if not isinstance(r, dict):
-            raise ConfigError(f"{rw}: must be a table")
-        _unknown(rw, r, sections.keys(RunSpec))
-        if "model" not in r:
-            raise ConfigError(f"{rw}: `model` is required (one of {', '.join(available())})")
-        name = str(r.get("name", r["model"]))
-        if name in seen:
-            raise ConfigError(f"{rw}: run name {name!r} is used twice")
-        seen.add(name)
-        optional = _opt_bool(rw, r, "optional")
-        config, why = resolve_teacher(f"{rw} ({name})", r, r.get("config", {}), runs, skipped)
+        rs = f"[[runs]] #{i + 1}"
+        if not isinstance(r, dict) or "model" not in r:
+            from_table(RunSpec, r, file=where, section=rs)  # refuses a non-table or a stray key
+            raise ConfigError(
+                f"`model` is required (one of {', '.join(available())})", file=where, section=rs
+            )
+        spec = from_table(RunSpec, {"name": r["model"], **r}, file=where, section=rs)
+        spec.fold_ids = _fold_ids(f"{where} {rs}", r, protocol.folds)
+        if spec.name in seen:
+            raise ConfigError(f"run name {spec.name!r} is used twice", file=where, section=rs)
+        seen.add(spec.name)
+        rsn = f"{rs} ({spec.name})"
+        config, why = resolve_teacher(f"{where} {rsn}", r, spec.config, runs, skipped)
         if config is not None:
-            why = _check_family(f"{rw} ({name})", str(r["model"]), config, optional)
-        spec = RunSpec(
-            name=name,
-            model=str(r["model"]),
-            config=dict(config or {}),
-            max_train=_opt_int(rw, r, "max_train"),
-            max_test=_opt_int(rw, r, "max_test"),
-            description=str(r.get("description", "")),
-            subsample=_opt_int(rw, r, "subsample"),
-            optional=optional,
-            memory_gb=_opt_float(rw, r, "memory_gb"),
-            fold_ids=_opt_folds(rw, r, protocol.folds),
-            teacher=r.get("teacher"),
-        )
+            why = _check_family(where, rsn, spec.model, config, spec.optional)
+        spec.config = dict(config or {})
+        name = spec.name
         if why is not None:
             log.warning("%s: optional run %r skipped: %s", where, name, why)
             skipped.append((name, why))
@@ -406,16 +364,14 @@ def _parse_transfers(
     by_name = {r.name: r for r in runs}
     transfers: list[TransferSpec] = []
     for i, t in enumerate(trans_tab):
-        tw = f"{where} [[transfer]] #{i + 1}"
-        if not isinstance(t, dict):
-            raise ConfigError(f"{tw}: must be a table")
-        _unknown(tw, t, _TRANSFER_KEYS)
-        optional = _opt_bool(tw, t, "optional")
+        ts = f"[[transfer]] #{i + 1}"
+        tw = f"{where} {ts}"
+        tt = from_table(sections.TransferTable, t, file=where, section=ts)
         base: RunSpec | None = None
         if "run" in t:
             if "model" in t or "config" in t:
                 raise ConfigError(f"{tw}: give either `run` or `model` (+ `config`), not both")
-            rname = str(t["run"])
+            rname = str(tt.run)
             base = by_name.get(rname)
             if base is None:
                 if any(rname == s[0] for s in skipped):
@@ -427,26 +383,26 @@ def _parse_transfers(
                 )
             model, config = base.model, dict(base.config)
         elif "model" in t:
-            model, config = str(t["model"]), t.get("config", {})
+            model, config = str(tt.model), tt.config
         else:
             raise ConfigError(f"{tw}: `run` (a [[runs]] name) or `model` is required")
-        name = str(t.get("name", base.name if base else model))
-        why = _check_family(f"{tw} ({name})", model, config, optional)
+        name = tt.name or (base.name if base else model)
+        why = _check_family(where, f"{ts} ({name})", model, config, tt.optional)
         if why is not None:
             log.warning("%s: optional transfer %r skipped: %s", where, name, why)
             skipped.append((name, why))
             continue
-        targets = _parse_targets(f"{tw} ({name})", t.get("targets"), source)
+        targets = _parse_targets(where, f"{ts} ({name})", tt.targets, source)
         spec_t = TransferSpec(
             name=name,
             model=model,
             config=dict(config),
             targets=targets,
-            max_train=_opt_int(tw, t, "max_train") or (base.max_train if base else None),
-            max_test=_opt_int(tw, t, "max_test"),
-            optional=optional,
-            memory_gb=_opt_float(tw, t, "memory_gb") or (base.memory_gb if base else None),
-            description=str(t.get("description", "")),
+            max_train=tt.max_train or (base.max_train if base else None),
+            max_test=tt.max_test,
+            optional=tt.optional,
+            memory_gb=tt.memory_gb or (base.memory_gb if base else None),
+            description=tt.description,
         )
         for rn in (spec_t.run_name(x) for x in targets):
             if rn in seen:
@@ -461,9 +417,12 @@ def _parse_transfers(
     return transfers
 
 
-def _parse_targets(tw: str, raw_targets: Any, source: Path | None) -> list[TargetSpec]:
+def _parse_targets(
+    where: str, ts: str, raw_targets: list[Any], source: Path | None
+) -> list[TargetSpec]:
     """A [[transfer]]'s `targets`: dataset names/paths or tables with `dataset`."""
-    if not isinstance(raw_targets, list) or not raw_targets:
+    tw = f"{where} {ts}"
+    if not raw_targets:
         raise ConfigError(f"{tw}: `targets` must be a non-empty list of datasets")
     targets: list[TargetSpec] = []
     for j, x in enumerate(raw_targets):
@@ -472,59 +431,35 @@ def _parse_targets(tw: str, raw_targets: Any, source: Path | None) -> list[Targe
             x = {"dataset": x}
         if not isinstance(x, dict) or "dataset" not in x:
             raise ConfigError(f"{xw}: a dataset name/path or a table with `dataset`")
-        _unknown(xw, x, sections.keys(TargetSpec))
-        ds = _resolve_path(str(x["dataset"]), source)
-        tname = str(x.get("name", x["dataset"])).rstrip("/").split("/")[-1]
-        targets.append(
-            TargetSpec(ds, str(x.get("format", "auto")), str(x.get("policy", "skip")), tname)
-        )
+        x = from_table(TargetSpec, x, file=where, section=f"{ts} targets[{j}]")
+        tname = (x.name or x.dataset).rstrip("/").split("/")[-1]
+        targets.append(dataclasses.replace(x, dataset=_resolve_path(x.dataset, source), name=tname))
     return targets
 
 
-def _reference(where: str, exp: dict[str, Any], names: list[str]) -> str | None:
+def _reference(where: str, ref: str | None, names: list[str]) -> str | None:
     """[experiment] `reference`: the name of one of the experiment's runs, or absent."""
-    ref = exp.get("reference")
-    if ref is None:
-        return None
-    if not isinstance(ref, str) or ref not in names:
+    if ref is not None and ref not in names:
         raise ConfigError(
-            f"{where} [experiment]: `reference` must name one of the runs "
-            f"({', '.join(names)}), got {ref!r}"
+            f"`reference` must name one of the runs ({', '.join(names)}), got {ref!r}",
+            file=where,
+            section="[experiment]",
+            key="reference",
         )
     return ref
 
 
-def _backend_keys(where: str, exp: dict[str, Any]) -> tuple[str, str | None]:
-    """[experiment] `backend` ("local" or "ray") and `address` (a Ray cluster's)."""
-    backend = exp.get("backend", "local")
-    if backend not in sections.BACKENDS:
-        raise ConfigError(
-            f"{where} [experiment]: `backend` must be one of {', '.join(sections.BACKENDS)}, "
-            f"got {backend!r}"
-        )
-    address = exp.get("address")
-    if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ConfigError(f"{where} [experiment]: `address` must be a non-empty string")
-    return str(backend), address
-
-
-def _read_options(where: str, dat: dict[str, Any]) -> dict[str, Any]:
+def _read_options(where: str, dat: sections.DataTable) -> dict[str, Any]:
     """Reader options of [data]: `columns` (a table FIELD = "column"), `keep_self_pairs`,
     `keep_duplicates` (`pairlm.data.readers.reader_options`)."""
     from pairlm.data.readers import reader_options
     from pairlm.data.validation import DataError
 
-    cols = dat.get("columns")
-    if cols is not None and not isinstance(cols, dict):
-        raise ConfigError(f'{where} [data]: `columns` must be a table FIELD = "column"')
-    keep = {k: dat.get(k, False) for k in ("keep_self_pairs", "keep_duplicates")}
-    for key, v in keep.items():
-        if not isinstance(v, bool):
-            raise ConfigError(f"{where} [data]: `{key}` must be true or false, got {v!r}")
+    keep = {"keep_self_pairs": dat.keep_self_pairs, "keep_duplicates": dat.keep_duplicates}
     try:
-        return reader_options(cols, **keep)
+        return reader_options(dat.columns, **keep)
     except DataError as e:
-        raise ConfigError(f"{where} [data]: {e}") from None
+        raise ConfigError(str(e), file=where, section="[data]") from None
 
 
 def load_experiment(path: Path) -> Experiment:

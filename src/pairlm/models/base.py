@@ -16,7 +16,6 @@ import inspect
 import json
 import logging
 import time
-import types
 import typing
 import warnings
 from abc import ABC, abstractmethod
@@ -25,6 +24,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from pairlm.configfile import check_keys, coerce
 from pairlm.data.pairs import MISSING_LABEL, PairDataset
 from pairlm.errors import ConfigError
 
@@ -75,7 +75,7 @@ class ModelConfig:
             if hint is None:
                 setattr(self, f.name, value)
                 continue
-            setattr(self, f.name, _coerce(f.name, value, hint))
+            setattr(self, f.name, coerce(f.name, value, hint))
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -163,12 +163,7 @@ def resolve_keys(
     under both names, is a ConfigError naming it."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     names = {stored_key(f): f.name for f in fields.values()} | {n: n for n in fields}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) for {cls.__name__}: {', '.join(unknown)}; "
-            f"valid keys: {', '.join(sorted(fields))}"
-        )
+    check_keys(data, fields, what=cls.__name__, also=names)
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = names[key]
@@ -245,56 +240,6 @@ def swap_sides(pairs: PairDataset) -> PairDataset:
         pairs.name,
         target=pairs.target,
     )
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(name, value, a)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{name}: {value!r} does not match {hint}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{name} must be one of {', '.join(map(repr, args))}, got {value!r}")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name} must be a list, got {type(value).__name__} {value!r}")
-        inner = args[0] if args else Any
-        items = [_coerce(name, v, inner) for v in value] if inner is not Any else list(value)
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{name} must be a table/dict, got {type(value).__name__}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, got {value!r}")
-        return value
-    return value
 
 
 def check_pairs(pairs: Any, *, require_labels: bool = False, what: str = "pairs") -> PairDataset:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairlm.configfile import check_keys
 from pairlm.errors import ConfigError
 from pairlm.models.base import PairClassifier, read_model_meta
 
@@ -205,9 +206,7 @@ def check_member(where: str, m: Any, keys: tuple[str, ...] = ("family", "config"
     family. Errors name `where` and the key."""
     if not isinstance(m, dict) or "family" not in m:
         raise ConfigError(f"{where} must be a table with a 'family' key, got {m!r}")
-    extra = sorted(set(m) - set(keys))
-    if extra:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; valid: {', '.join(keys)}")
+    check_keys(m, keys, section=where)
     fam = str(m["family"])
     if fam not in available():
         raise ConfigError(

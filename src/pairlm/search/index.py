@@ -36,12 +36,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from pairlm.configfile import check_fields, from_table, rule
 from pairlm.errors import CorpusIndexError, EncoderMismatchError
 from pairlm.models.encoders import (
     encode_unique,
@@ -62,40 +63,35 @@ FAISS_FILE = "vectors.faiss"
 FORMAT_VERSION = 1
 
 
+def _at_least(n: int) -> dict[str, Any]:
+    return rule(f"an integer >= {n}", lambda v: v >= n)
+
+
 @dataclass
 class IndexConfig:
     """Settings of a corpus index (stored in its meta table)."""
 
-    hnsw_threshold: int = 50_000
+    table: ClassVar[str] = "index config"
+
+    hnsw_threshold: int = field(default=50_000, metadata=_at_least(1))
     """Exact flat search below this many documents, HNSW at or above."""
-    hnsw_m: int = 32
+    hnsw_m: int = field(default=32, metadata=_at_least(2))
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 64
-    persist_every: int = 1000
+    persist_every: int = field(default=1000, metadata=_at_least(1))
     """Rewrite the FAISS file after this many changes (SQLite is durable on every change)."""
-    rebuild_tombstone_fraction: float = 0.2
+    rebuild_tombstone_fraction: float = field(
+        default=0.2, metadata=rule("a number in (0, 1]", lambda v: 0.0 < v <= 1.0)
+    )
     batch_size: int = 64
     """Encoder batch size."""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            want = float if f.type in ("float", float) else int
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"index config {f.name} must be a number, got {v!r}")
-            setattr(self, f.name, want(v))
-        if self.hnsw_threshold < 1 or self.hnsw_m < 2 or self.persist_every < 1:
-            raise ValueError("index config: hnsw_threshold, hnsw_m, persist_every must be positive")
-        if not 0.0 < self.rebuild_tombstone_fraction <= 1.0:
-            raise ValueError("index config rebuild_tombstone_fraction must be in (0, 1]")
+        check_fields(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown index config key(s): {', '.join(unknown)}")
-        return cls(**data)
+        return from_table(cls, data, section=cls.table)
 
 
 @dataclass

@@ -10,81 +10,67 @@ answer 401 to every request (they are never open by default).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pairlm.configfile import check_fields, from_table, rule
+from pairlm.errors import ConfigError
 
 API_KEY_ENV = "PAIRLM_API_KEY"
+
+
+def _positive(v: int) -> bool:
+    return v > 0
+
+
+_POSITIVE = rule("a positive integer", _positive)
 
 
 @dataclass
 class ServeConfig:
     """Limits and settings of `pairlm serve`."""
 
-    max_texts: int = 64
+    table: ClassVar[str] = "[serve]"
+
+    max_texts: int = field(default=64, metadata=_POSITIVE)
     """Texts per request, whatever carries them: a /v1/score pair is two texts (so 32 pairs),
     a /v1/search query one, a /v1/match query or candidate one, a /v1/documents document one."""
-    max_chars: int = 10_000
+    max_chars: int = field(default=10_000, metadata=_POSITIVE)
     """Characters per text."""
-    max_top_k: int = 100
+    max_top_k: int = field(default=100, metadata=_POSITIVE)
     """Largest `top_k` a request may ask for (more: 422)."""
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = field(default=1_000_000, metadata=_POSITIVE)
     """Request bodies above this size get 413 (checked on Content-Length and while streaming)."""
-    default_top_k: int = 10
+    default_top_k: int = field(default=10, metadata=_POSITIVE)
     """`top_k` of a /v1/search or /v1/match request that gives none."""
-    api_key: str | None = None
+    api_key: str | None = field(default=None, metadata=rule("a string"))
     """Key the index-changing endpoints require (`Authorization: Bearer KEY` or
     `X-API-Key`); PAIRLM_API_KEY takes precedence. None: those endpoints answer 401."""
-    reranker_threshold: float | None = None
+    reranker_threshold: float | None = field(
+        default=None, metadata=rule("a number in [0, 1]", lambda t: 0 <= t <= 1)
+    )
     """Overrides the reranker's learned threshold when set."""
-    match_max_words: int = 160
+    match_max_words: int = field(default=160, metadata=_POSITIVE)
     """/v1/match: each document (query or candidate) is split into passages of at most this
     many words."""
-    match_overlap: int = 32
+    match_overlap: int = field(default=32, metadata=rule("an integer >= 0", lambda v: v >= 0))
     """/v1/match: words shared by consecutive passages of a document (0: none)."""
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_texts",
-            "max_chars",
-            "max_top_k",
-            "max_body_bytes",
-            "default_top_k",
-            "match_max_words",
-            "match_overlap",
-        ):
-            v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, int)
-                or v < 0
-                or (v == 0 and name != "match_overlap")
-            ):
-                raise ValueError(f"serve config {name} must be a positive integer, got {v!r}")
+        check_fields(self)
         if self.default_top_k > self.max_top_k:
-            raise ValueError("serve config default_top_k must be <= max_top_k")
-        if self.api_key is not None and not isinstance(self.api_key, str):
-            raise ValueError("serve config api_key must be a string")
+            raise ConfigError(
+                "`default_top_k` must be <= max_top_k", section=self.table, key="default_top_k"
+            )
         if self.api_key == "":
             self.api_key = None
-        t = self.reranker_threshold
-        if t is not None and (
-            isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1
-        ):
-            raise ValueError(f"serve config reranker_threshold must be in [0, 1], got {t!r}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServeConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown serve config key(s): {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], file: str | None = None) -> ServeConfig:
+        return from_table(cls, data, file=file, section=cls.table)
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> ServeConfig:
@@ -96,13 +82,13 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServeConfig
         try:
             doc = tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ValueError(f"cannot read serve config {p}: {e}") from e
+            raise ConfigError(f"cannot read serve config {p}: {e}") from e
         data = dict(doc.get("serve", {}))
     data.update({k: v for k, v in overrides.items() if v is not None})
     env_key = os.environ.get(API_KEY_ENV)
     if env_key:
         data["api_key"] = env_key
-    return ServeConfig.from_dict(data)
+    return ServeConfig.from_dict(data, str(path) if path is not None else None)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
